@@ -1,0 +1,340 @@
+"""Public builder functions: each takes a tensor and returns a tensor.
+
+These are the pieces every architecture in the package is walked from, and
+they are meant for building your own variants too. Every layer a builder adds
+gets a stable name derived from ``name``:
+
+=====================  =================================================
+builder                layers (for ``name="block_3"``)
+=====================  =================================================
+``conv_block``         ``block_3``, ``block_3_bn``, ``block_3_act``
+``depthwise_separable`` ``block_3_depthwise[_bn|_act]``,
+                       ``block_3_pointwise[_bn|_act]``
+``squeeze``            ``block_3_pool``, ``block_3_reduce``, ``block_3_relu``,
+                       ``block_3_expand``, ``block_3_gate``, ``block_3_mul``
+``bottleneck``         ``block_3_expand[...]``, ``block_3_depthwise[...]``,
+                       ``block_3_se_*``, ``block_3_project[_bn]``,
+                       ``block_3_add``
+=====================  =================================================
+
+Strided convolutions use ``padding="same"``. That equals the
+``ZeroPadding2D(correct_pad) + "valid"`` pair of ``keras.applications`` on every
+input size (even sizes pad ``k//2 - 1`` before and ``k//2`` after, odd sizes
+``k//2`` on both sides) and leaves no separate ``PAD`` op in exported files.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keras import layers
+
+from keras_lightnets.layers import ACTIVATIONS, HardSigmoid, activation_layer
+from keras_lightnets.validation import (
+    check_bool,
+    check_choice,
+    check_float,
+    check_int,
+)
+
+__all__ = [
+    "bottleneck",
+    "conv_block",
+    "depthwise_separable",
+    "make_divisible",
+    "squeeze",
+]
+
+_ACTIVATION_CHOICES = (None, *ACTIVATIONS)
+
+
+def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
+    """Round ``value`` to the nearest multiple of ``divisor``, never below 90%.
+
+    This is the channel rounding of the MobileNetV2/V3 reference code:
+    ``max(min_value, int(value + divisor / 2) // divisor * divisor)``, plus one
+    more ``divisor`` when that would lose more than 10% of ``value``.
+
+    Args:
+        value: the unrounded channel count (> 0).
+        divisor: the multiple to round to (>= 1).
+        min_value: the smallest result; defaults to ``divisor``.
+
+    Example:
+        >>> make_divisible(32 * 0.35), make_divisible(18), make_divisible(1280 * 1.4)
+        (16, 24, 1792)
+    """
+    value = check_float("value", value, low=0.0, low_inclusive=False)
+    divisor = check_int("divisor", divisor, low=1)
+    if min_value is None:
+        min_value = divisor
+    new_value = max(min_value, int(value + divisor / 2) // divisor * divisor)
+    if new_value < 0.9 * value:
+        new_value += divisor
+    return new_value
+
+
+def _channels(x: Any) -> int:
+    channels = x.shape[-1]
+    if channels is None:
+        raise ValueError(
+            f"The channel dimension of the input tensor must be known; got shape {x.shape}."
+        )
+    return int(channels)
+
+
+def conv_block(
+    x: Any,
+    filters: int | None = None,
+    kernel_size: int = 1,
+    strides: int = 1,
+    *,
+    depthwise: bool = False,
+    depth_multiplier: int = 1,
+    groups: int = 1,
+    dilation_rate: int = 1,
+    activation: str | None = None,
+    batch_norm: bool = True,
+    use_bias: bool | None = None,
+    bn_momentum: float = 0.999,
+    bn_epsilon: float = 1e-3,
+    name: str,
+) -> Any:
+    """Convolution -> BatchNorm -> optional activation.
+
+    Args:
+        x: a 4-D channels-last tensor.
+        filters: output channels (>= 1) of a regular or group convolution.
+            Must be ``None`` when ``depthwise`` is set (the output then has
+            ``in_channels * depth_multiplier`` channels).
+        kernel_size: square kernel size (>= 1).
+        strides: 1 or 2 (any >= 1 is accepted); ``padding="same"``.
+        depthwise: use ``DepthwiseConv2D`` instead of ``Conv2D``.
+        depth_multiplier: channel multiplier (>= 1) of a depthwise conv.
+        groups: groups (>= 1) of a regular convolution; must divide the input
+            channels and ``filters``.
+        dilation_rate: dilation (>= 1); only with ``strides == 1``.
+        activation: ``None`` (linear), ``"relu"``, ``"relu6"``,
+            ``"hard_swish"`` or ``"hard_sigmoid"``.
+        batch_norm: add a ``BatchNormalization`` after the convolution.
+        use_bias: give the convolution a bias; defaults to ``not batch_norm``.
+        bn_momentum: BatchNorm moving-average momentum in (0, 1).
+        bn_epsilon: BatchNorm epsilon (> 0).
+        name: the prefix of every layer name: ``name``, ``name_bn``, ``name_act``.
+
+    Example:
+        >>> import keras
+        >>> inputs = keras.Input((32, 32, 3))
+        >>> conv_block(inputs, 16, 3, 2, activation="hard_swish", name="stem").shape
+        (None, 16, 16, 16)
+    """
+    check_bool("depthwise", depthwise)
+    check_bool("batch_norm", batch_norm)
+    kernel_size = check_int("kernel_size", kernel_size, low=1)
+    strides = check_int("strides", strides, low=1)
+    dilation_rate = check_int("dilation_rate", dilation_rate, low=1)
+    check_choice("activation", activation, _ACTIVATION_CHOICES)
+    check_float("bn_momentum", bn_momentum, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
+    check_float("bn_epsilon", bn_epsilon, low=0.0, low_inclusive=False)
+    if strides > 1 and dilation_rate > 1:
+        raise ValueError(
+            f"`strides` ({strides}) and `dilation_rate` ({dilation_rate}) cannot both be > 1."
+        )
+    if use_bias is None:
+        use_bias = not batch_norm
+    check_bool("use_bias", use_bias)
+    in_channels = _channels(x)
+    if depthwise:
+        if filters is not None:
+            raise ValueError(
+                f"`filters` must be None for a depthwise conv_block (output channels are "
+                f"in_channels * depth_multiplier); received filters={filters!r}."
+            )
+        depth_multiplier = check_int("depth_multiplier", depth_multiplier, low=1)
+        conv = layers.DepthwiseConv2D(
+            kernel_size,
+            strides=strides,
+            padding="same",
+            depth_multiplier=depth_multiplier,
+            dilation_rate=dilation_rate,
+            use_bias=use_bias,
+            name=name,
+        )
+    else:
+        filters = check_int("filters", filters, low=1)
+        groups = check_int("groups", groups, low=1)
+        if in_channels % groups or filters % groups:
+            raise ValueError(
+                f"`groups` ({groups}) must divide the input channels ({in_channels}) "
+                f"and `filters` ({filters})."
+            )
+        conv = layers.Conv2D(
+            filters,
+            kernel_size,
+            strides=strides,
+            padding="same",
+            groups=groups,
+            dilation_rate=dilation_rate,
+            use_bias=use_bias,
+            name=name,
+        )
+    x = conv(x)
+    if batch_norm:
+        x = layers.BatchNormalization(
+            momentum=bn_momentum, epsilon=bn_epsilon, name=f"{name}_bn"
+        )(x)
+    if activation is not None:
+        x = activation_layer(activation, name=f"{name}_act")(x)
+    return x
+
+
+def depthwise_separable(
+    x: Any,
+    filters: int,
+    strides: int = 1,
+    *,
+    depth_multiplier: int = 1,
+    activation: str = "relu6",
+    batch_norm: bool = True,
+    bn_momentum: float = 0.99,
+    bn_epsilon: float = 1e-3,
+    name: str,
+) -> Any:
+    """MobileNetV1 unit: 3x3 depthwise -> BN -> act -> 1x1 conv -> BN -> act.
+
+    Args:
+        x: a 4-D channels-last tensor.
+        filters: output channels (>= 1) of the pointwise conv.
+        strides: stride (>= 1) of the depthwise conv.
+        depth_multiplier: depthwise channel multiplier (>= 1), the
+            "resolution multiplier" argument of ``keras.applications.MobileNet``.
+        activation: activation after both convs (see :func:`conv_block`).
+        batch_norm, bn_momentum, bn_epsilon: as in :func:`conv_block`.
+        name: prefix; layers are ``name_depthwise*`` and ``name_pointwise*``.
+
+    Example:
+        >>> import keras
+        >>> inputs = keras.Input((32, 32, 32))
+        >>> depthwise_separable(inputs, 64, 2, name="block_1").shape
+        (None, 16, 16, 64)
+    """
+    norm = dict(batch_norm=batch_norm, bn_momentum=bn_momentum, bn_epsilon=bn_epsilon)
+    x = conv_block(
+        x,
+        None,
+        3,
+        strides,
+        depthwise=True,
+        depth_multiplier=depth_multiplier,
+        activation=activation,
+        name=f"{name}_depthwise",
+        **norm,
+    )
+    return conv_block(x, filters, 1, activation=activation, name=f"{name}_pointwise", **norm)
+
+
+def squeeze(
+    x: Any,
+    filters: int | None = None,
+    *,
+    ratio: float = 0.25,
+    divisor: int = 8,
+    name: str,
+) -> Any:
+    """Squeeze-and-excitation as in MobileNetV3.
+
+    Global average pool -> 1x1 conv (with bias) to ``filters`` -> ReLU ->
+    1x1 conv (with bias) back to the input channels -> hard sigmoid
+    (``relu6(x + 3) / 6``) -> multiply with the input. No BatchNorm inside.
+
+    Args:
+        x: a 4-D channels-last tensor.
+        filters: reduced channels (>= 1); default
+            ``make_divisible(in_channels * ratio, divisor)``.
+        ratio: reduction ratio in (0, 1], used when ``filters`` is None.
+        divisor: rounding multiple (>= 1) for the reduced channels.
+        name: prefix of the layers (``name_pool``, ``name_reduce``,
+            ``name_relu``, ``name_expand``, ``name_gate``, ``name_mul``).
+
+    Example:
+        >>> import keras
+        >>> inputs = keras.Input((14, 14, 72))
+        >>> squeeze(inputs, name="se").shape
+        (None, 14, 14, 72)
+    """
+    in_channels = _channels(x)
+    if filters is None:
+        ratio = check_float("ratio", ratio, low=0.0, high=1.0, low_inclusive=False)
+        filters = make_divisible(in_channels * ratio, divisor)
+    filters = check_int("filters", filters, low=1)
+    s = layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_pool")(x)
+    s = layers.Conv2D(filters, 1, use_bias=True, name=f"{name}_reduce")(s)
+    s = layers.ReLU(name=f"{name}_relu")(s)
+    s = layers.Conv2D(in_channels, 1, use_bias=True, name=f"{name}_expand")(s)
+    s = HardSigmoid(name=f"{name}_gate")(s)
+    return layers.Multiply(name=f"{name}_mul")([x, s])
+
+
+def bottleneck(
+    x: Any,
+    filters: int,
+    expanded_filters: int,
+    kernel_size: int = 3,
+    strides: int = 1,
+    *,
+    se: bool = False,
+    activation: str = "relu6",
+    batch_norm: bool = True,
+    bn_momentum: float = 0.999,
+    bn_epsilon: float = 1e-3,
+    name: str,
+) -> Any:
+    """Inverted residual (MobileNetV2) with optional SE (MobileNetV3).
+
+    1x1 expansion conv -> BN -> act (omitted when ``expanded_filters`` equals
+    the input channels), k x k depthwise -> BN -> act, optional
+    :func:`squeeze` on the expanded features, linear 1x1 projection -> BN,
+    and a residual add when ``strides == 1`` and input channels == ``filters``.
+
+    Args:
+        x: a 4-D channels-last tensor.
+        filters: output channels (>= 1) of the linear projection.
+        expanded_filters: channels (>= 1) of the expansion / depthwise stage.
+        kernel_size: depthwise kernel (>= 1), 3 or 5 in the papers.
+        strides: depthwise stride (>= 1).
+        se: add squeeze-and-excitation after the depthwise activation.
+        activation: ``"relu"``, ``"relu6"`` or ``"hard_swish"``.
+        batch_norm: use BatchNorm (when False the convs get biases).
+        bn_momentum, bn_epsilon: as in :func:`conv_block`.
+        name: prefix (``name_expand``, ``name_depthwise``, ``name_se_*``,
+            ``name_project``, ``name_add``).
+
+    Example:
+        >>> import keras
+        >>> inputs = keras.Input((28, 28, 24))
+        >>> bottleneck(inputs, 40, 72, 5, 2, se=True, activation="relu", name="b3").shape
+        (None, 14, 14, 40)
+    """
+    check_bool("se", se)
+    expanded_filters = check_int("expanded_filters", expanded_filters, low=1)
+    in_channels = _channels(x)
+    norm = dict(batch_norm=batch_norm, bn_momentum=bn_momentum, bn_epsilon=bn_epsilon)
+    shortcut = x
+    if expanded_filters != in_channels:
+        x = conv_block(x, expanded_filters, 1, activation=activation, name=f"{name}_expand", **norm)
+    x = conv_block(
+        x,
+        None,
+        kernel_size,
+        strides,
+        depthwise=True,
+        activation=activation,
+        name=f"{name}_depthwise",
+        **norm,
+    )
+    if se:
+        x = squeeze(x, name=f"{name}_se")
+    x = conv_block(x, filters, 1, activation=None, name=f"{name}_project", **norm)
+    if strides == 1 and in_channels == filters:
+        x = layers.Add(name=f"{name}_add")([shortcut, x])
+    return x

@@ -1,0 +1,7 @@
+"""One module per family: its table of block settings and a short walker."""
+
+from keras_lightnets.models.mobilenet_v1 import MobileNetV1
+from keras_lightnets.models.mobilenet_v2 import MobileNetV2
+from keras_lightnets.models.mobilenet_v3 import MobileNetV3Large, MobileNetV3Small
+
+__all__ = ["MobileNetV1", "MobileNetV2", "MobileNetV3Large", "MobileNetV3Small"]

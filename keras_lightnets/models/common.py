@@ -1,0 +1,238 @@
+"""What every model function shares: argument checks, the input, the pooled
+or classifier output, and loading a weights file.
+
+All checks run before the first layer is built.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras import layers
+
+from keras_lightnets.layers import activation_layer
+from keras_lightnets.validation import (
+    check_bool,
+    check_choice,
+    check_float,
+    check_int,
+    check_path,
+)
+
+__all__ = [
+    "build_input",
+    "conv_classifier",
+    "finish_model",
+    "pool_features",
+    "validate_model_args",
+]
+
+MIN_SIZE = 32
+POOLING_CHOICES = (None, "avg", "max")
+WEIGHTS_SUFFIXES = (".weights.h5", ".h5", ".keras")
+
+
+def _check_input_shape(input_shape: Any) -> tuple[int | None, int | None, int]:
+    if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3:
+        raise ValueError(
+            "`input_shape` must be a tuple (height, width, channels) of 3 entries "
+            f"(height/width may be None); received {input_shape!r}."
+        )
+    height, width, channels = input_shape
+    for axis, value in (("height", height), ("width", width)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(
+                f"`input_shape` {axis} must be an int or None; received {value!r} "
+                f"in input_shape={input_shape!r}."
+            )
+        if value < MIN_SIZE:
+            raise ValueError(
+                f"`input_shape` must be at least {MIN_SIZE}x{MIN_SIZE}; received "
+                f"input_shape={input_shape!r}."
+            )
+    if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
+        raise ValueError(
+            f"`input_shape` channels must be an int >= 1 (channels-last); received "
+            f"input_shape={input_shape!r}."
+        )
+    return height, width, channels
+
+
+def _check_classifier_activation(value: Any) -> Any:
+    if value is None or callable(value):
+        return value
+    if not isinstance(value, str):
+        raise TypeError(
+            "`classifier_activation` must be None, a string or a callable; "
+            f"received {value!r} of type {type(value).__name__}."
+        )
+    try:
+        keras.activations.get(value)
+    except ValueError:
+        raise ValueError(
+            "`classifier_activation` must name a Keras activation (e.g. 'softmax', "
+            f"'sigmoid', 'linear') or be None; received {value!r}."
+        ) from None
+    return value
+
+
+def _check_weights(weights: Any) -> str | None:
+    if weights is None:
+        return None
+    if weights == "imagenet":
+        raise ValueError(
+            "`weights='imagenet'` is not available in this version; `weights` must be "
+            "None (random initialization) or the path to a weights file "
+            f"({', '.join(WEIGHTS_SUFFIXES)}); received {weights!r}."
+        )
+    path = check_path("weights", weights, must_exist=True)
+    if not path.endswith(WEIGHTS_SUFFIXES):
+        raise ValueError(
+            f"`weights` file must end with one of {WEIGHTS_SUFFIXES}; received {path!r}."
+        )
+    return path
+
+
+def validate_model_args(
+    *,
+    input_shape: Any,
+    alpha: Any,
+    include_top: Any,
+    weights: Any,
+    input_tensor: Any,
+    pooling: Any,
+    classes: Any,
+    classifier_activation: Any,
+    include_preprocessing: Any,
+    dropout: Any,
+    bn_momentum: Any,
+    bn_epsilon: Any,
+    name: Any,
+    default_shape: tuple[int | None, int | None, int],
+) -> dict[str, Any]:
+    """Check the arguments shared by every model; return the normalized values.
+
+    ``input_shape`` defaults to the shape of ``input_tensor`` when one is given,
+    else to ``default_shape``.
+    """
+    if keras.config.image_data_format() != "channels_last":
+        raise ValueError(
+            "keras_lightnets models are channels-last only; "
+            f"keras.config.image_data_format() is {keras.config.image_data_format()!r}. "
+            "Call keras.config.set_image_data_format('channels_last')."
+        )
+    alpha = check_float("alpha", alpha, low=0.0, low_inclusive=False)
+    check_bool("include_top", include_top)
+    check_bool("include_preprocessing", include_preprocessing)
+    classes = check_int("classes", classes, low=1)
+    check_choice("pooling", pooling, POOLING_CHOICES)
+    dropout = check_float("dropout", dropout, low=0.0, high=1.0, high_inclusive=False)
+    bn_momentum = check_float(
+        "bn_momentum", bn_momentum, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False
+    )
+    bn_epsilon = check_float("bn_epsilon", bn_epsilon, low=0.0, low_inclusive=False)
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"`name` must be a str or None; received {name!r}.")
+    classifier_activation = _check_classifier_activation(classifier_activation)
+    weights = _check_weights(weights)
+    if input_tensor is not None:
+        if not isinstance(input_tensor, keras.KerasTensor):
+            raise TypeError(
+                "`input_tensor` must be a symbolic Keras tensor (e.g. keras.Input(...)); "
+                f"received {type(input_tensor).__name__}."
+            )
+        if len(input_tensor.shape) != 4:
+            raise ValueError(
+                "`input_tensor` must be 4-D (batch, height, width, channels); "
+                f"received shape {input_tensor.shape}."
+            )
+        tensor_shape = tuple(input_tensor.shape[1:])
+        if input_shape is not None and tuple(input_shape) != tensor_shape:
+            raise ValueError(
+                f"`input_shape` {tuple(input_shape)!r} does not match `input_tensor` "
+                f"shape {tensor_shape!r}."
+            )
+        input_shape = tensor_shape
+    if input_shape is None:
+        input_shape = default_shape
+    input_shape = _check_input_shape(input_shape)
+    return dict(
+        input_shape=input_shape,
+        alpha=alpha,
+        include_top=include_top,
+        weights=weights,
+        input_tensor=input_tensor,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        include_preprocessing=include_preprocessing,
+        dropout=dropout,
+        bn_momentum=bn_momentum,
+        bn_epsilon=bn_epsilon,
+        name=name,
+    )
+
+
+def build_input(args: dict[str, Any]) -> tuple[Any, Any]:
+    """Return ``(model_input, x)``: the Input and the tensor the stem starts from.
+
+    ``x`` is rescaled from [0, 255] to [-1, 1] when ``include_preprocessing``.
+    """
+    inputs = args["input_tensor"]
+    if inputs is None:
+        inputs = keras.Input(shape=args["input_shape"], name="input")
+    x = inputs
+    if args["include_preprocessing"]:
+        x = layers.Rescaling(scale=1.0 / 127.5, offset=-1.0, name="rescaling")(x)
+    return inputs, x
+
+
+def pool_features(x: Any, pooling: str | None) -> Any:
+    """Apply the ``pooling`` of an ``include_top=False`` model."""
+    if pooling == "avg":
+        return layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    if pooling == "max":
+        return layers.GlobalMaxPooling2D(name="max_pool")(x)
+    return x
+
+
+def finish_model(
+    inputs: Any,
+    outputs: Any,
+    args: dict[str, Any],
+    default_name: str,
+) -> keras.Model:
+    """Wrap the graph in a functional ``keras.Model`` and load ``weights``."""
+    model = keras.Model(inputs, outputs, name=args["name"] or default_name)
+    if args["weights"] is not None:
+        model.load_weights(args["weights"])
+    return model
+
+
+def conv_classifier(
+    x: Any,
+    args: dict[str, Any],
+    *,
+    hidden: int | None = None,
+    hidden_activation: str | None = None,
+) -> Any:
+    """Classifier on 1x1 convolutions (MobileNetV1 / V3 heads).
+
+    Global average pool (kept 4-D) -> [1x1 conv ``hidden`` with bias ->
+    ``hidden_activation``] -> dropout -> 1x1 conv to ``classes`` -> flatten ->
+    ``classifier_activation``.
+    """
+    x = layers.GlobalAveragePooling2D(keepdims=True, name="global_pool")(x)
+    if hidden is not None:
+        x = layers.Conv2D(hidden, 1, use_bias=True, name="pre_logits")(x)
+        if hidden_activation is not None:
+            x = activation_layer(hidden_activation, name="pre_logits_act")(x)
+    if args["dropout"] > 0:
+        x = layers.Dropout(args["dropout"], name="dropout")(x)
+    x = layers.Conv2D(args["classes"], 1, use_bias=True, name="logits")(x)
+    x = layers.Flatten(name="flatten")(x)
+    return layers.Activation(args["classifier_activation"], name="predictions")(x)
+

@@ -1,0 +1,133 @@
+"""MobileNetV1 (Howard et al. 2017, arXiv 1704.04861, Table 1)."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import keras
+
+from keras_lightnets.blocks import conv_block, depthwise_separable
+from keras_lightnets.models.common import (
+    build_input,
+    conv_classifier,
+    finish_model,
+    pool_features,
+    validate_model_args,
+)
+from keras_lightnets.validation import check_int
+
+__all__ = ["MOBILENET_V1_BLOCKS", "MobileNetV1", "V1Block"]
+
+
+class V1Block(NamedTuple):
+    """One depthwise-separable row of the paper's Table 1."""
+
+    filters: int  # pointwise output channels at alpha = 1
+    strides: int  # stride of the 3x3 depthwise conv
+
+
+STEM_FILTERS = 32  # conv 3x3, stride 2
+
+# Paper Table 1, one row per "Conv dw / Conv 1x1" pair. (The paper prints
+# "s2" on the last dw row; its output is 7x7, so that conv has stride 1.)
+MOBILENET_V1_BLOCKS: tuple[V1Block, ...] = (
+    V1Block(64, 1),
+    V1Block(128, 2),
+    V1Block(128, 1),
+    V1Block(256, 2),
+    V1Block(256, 1),
+    V1Block(512, 2),
+    V1Block(512, 1),
+    V1Block(512, 1),
+    V1Block(512, 1),
+    V1Block(512, 1),
+    V1Block(512, 1),
+    V1Block(1024, 2),
+    V1Block(1024, 1),
+)
+
+
+def MobileNetV1(
+    input_shape: tuple[int | None, int | None, int] | None = None,
+    alpha: float = 1.0,
+    depth_multiplier: int = 1,
+    dropout: float = 1e-3,
+    include_top: bool = True,
+    weights: str | None = None,
+    input_tensor: Any = None,
+    pooling: str | None = None,
+    classes: int = 1000,
+    classifier_activation: Any = "softmax",
+    include_preprocessing: bool = False,
+    bn_momentum: float = 0.99,
+    bn_epsilon: float = 1e-3,
+    name: str | None = None,
+) -> keras.Model:
+    """MobileNetV1, layer for layer ``keras.applications.MobileNet``.
+
+    Channels are ``int(c * alpha)`` as in the reference. Strided convs use
+    ``padding="same"`` (TF-slim's reference); at odd input sizes this differs
+    from ``keras.applications.MobileNet``, whose fixed ``((0, 1), (0, 1))`` pad
+    drops a row and a column (see the README).
+
+    Args:
+        input_shape: ``(height, width, channels)``; height/width >= 32 or None.
+            Default ``(224, 224, 3)`` with the top, ``(None, None, 3)`` without.
+        alpha: width multiplier (> 0), e.g. 0.25, 0.5, 0.75, 1.0.
+        depth_multiplier: depthwise channel multiplier (>= 1).
+        dropout: dropout rate before the classifier, in [0, 1).
+        include_top: add the classifier (global pool, dropout, 1x1 conv).
+        weights: None or the path of a weights file (.weights.h5, .h5, .keras).
+        input_tensor: optional symbolic tensor to build the model on.
+        pooling: without the top: None (4-D output), "avg" or "max".
+        classes: classifier outputs (>= 1).
+        classifier_activation: activation of the top layer (str, callable,
+            or None for logits).
+        include_preprocessing: rescale [0, 255] inputs to [-1, 1] in the model
+            (``keras.applications.mobilenet.preprocess_input`` does the same).
+        bn_momentum: BatchNorm momentum in (0, 1).
+        bn_epsilon: BatchNorm epsilon (> 0).
+        name: model name.
+
+    Example:
+        >>> model = MobileNetV1(input_shape=(128, 128, 3), alpha=0.5, classes=10)
+        >>> model.output_shape
+        (None, 10)
+    """
+    args = validate_model_args(
+        input_shape=input_shape,
+        alpha=alpha,
+        include_top=include_top,
+        weights=weights,
+        input_tensor=input_tensor,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        include_preprocessing=include_preprocessing,
+        dropout=dropout,
+        bn_momentum=bn_momentum,
+        bn_epsilon=bn_epsilon,
+        name=name,
+        default_shape=(224, 224, 3) if include_top is True else (None, None, 3),
+    )
+    depth_multiplier = check_int("depth_multiplier", depth_multiplier, low=1)
+    norm = dict(bn_momentum=args["bn_momentum"], bn_epsilon=args["bn_epsilon"])
+    alpha = args["alpha"]
+
+    inputs, x = build_input(args)
+    x = conv_block(x, int(STEM_FILTERS * alpha), 3, 2, activation="relu6", name="stem", **norm)
+    for index, block in enumerate(MOBILENET_V1_BLOCKS, start=1):
+        x = depthwise_separable(
+            x,
+            int(block.filters * alpha),
+            block.strides,
+            depth_multiplier=depth_multiplier,
+            activation="relu6",
+            name=f"block_{index}",
+            **norm,
+        )
+    if args["include_top"]:
+        x = conv_classifier(x, args)
+    else:
+        x = pool_features(x, args["pooling"])
+    return finish_model(inputs, x, args, f"mobilenet_v1_{alpha:.2f}")

@@ -1,0 +1,132 @@
+"""Strict argument checks shared by every public entry point.
+
+Each check raises before any layer is built, names the argument, repeats the
+value it was given and says what is allowed. Booleans are never accepted as
+numbers, strings never as numbers or flags, and NaN/inf are refused.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from typing import Any, Collection
+
+__all__ = [
+    "check_bool",
+    "check_choice",
+    "check_float",
+    "check_int",
+    "check_path",
+]
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """Return ``value`` if it is a real ``bool``; raise ``TypeError`` otherwise.
+
+    Example:
+        >>> check_bool("include_top", True)
+        True
+    """
+    if not isinstance(value, bool):
+        raise TypeError(
+            f"`{name}` must be a bool (True or False); received {value!r} "
+            f"of type {type(value).__name__}."
+        )
+    return value
+
+
+def check_float(
+    name: str,
+    value: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_inclusive: bool = True,
+    high_inclusive: bool = True,
+) -> float:
+    """Return ``value`` as a float after checking type, finiteness and range.
+
+    Ints are accepted (``alpha=1``), bools and strings are not.
+
+    Example:
+        >>> check_float("alpha", 0.75, low=0.0, low_inclusive=False)
+        0.75
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"`{name}` must be a real number; received {value!r} "
+            f"of type {type(value).__name__}."
+        )
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"`{name}` must be a finite number; received {value!r}.")
+    too_low = low is not None and (value < low if low_inclusive else value <= low)
+    too_high = high is not None and (value > high if high_inclusive else value >= high)
+    if too_low or too_high:
+        left = "[" if low_inclusive else "("
+        right = "]" if high_inclusive else ")"
+        interval = (
+            f"{left}{'-inf' if low is None else low}, "
+            f"{'inf' if high is None else high}{right}"
+        )
+        raise ValueError(f"`{name}` must be in {interval}; received {value!r}.")
+    return value
+
+
+def check_int(
+    name: str, value: Any, *, low: int | None = None, high: int | None = None
+) -> int:
+    """Return ``value`` as an int after checking type and the closed range.
+
+    Example:
+        >>> check_int("classes", 10, low=1)
+        10
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"`{name}` must be an integer; received {value!r} "
+            f"of type {type(value).__name__}."
+        )
+    value = int(value)
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ValueError(
+            f"`{name}` must be an integer in [{'-inf' if low is None else low}, "
+            f"{'inf' if high is None else high}]; received {value!r}."
+        )
+    return value
+
+
+def check_choice(name: str, value: Any, allowed: Collection[Any]) -> Any:
+    """Return ``value`` if it is one of ``allowed`` (compared with ``==``).
+
+    Strings are matched exactly: no case folding, no guessing.
+
+    Example:
+        >>> check_choice("pooling", "avg", (None, "avg", "max"))
+        'avg'
+    """
+    for option in allowed:
+        if type(value) is type(option) and value == option:
+            return value
+    raise ValueError(
+        f"`{name}` must be one of {list(allowed)!r}; received {value!r}."
+    )
+
+
+def check_path(name: str, value: Any, *, must_exist: bool = True) -> str:
+    """Return ``value`` as a ``str`` path; optionally require that it exists.
+
+    Example:
+        >>> check_path("weights", "/", must_exist=True)
+        '/'
+    """
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(
+            f"`{name}` must be a path (str or os.PathLike); received {value!r} "
+            f"of type {type(value).__name__}."
+        )
+    path = os.fspath(value)
+    if must_exist and not os.path.exists(path):
+        raise ValueError(f"`{name}` path does not exist: {path!r}.")
+    return path
