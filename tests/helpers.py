@@ -39,3 +39,70 @@ def relative_error(actual: np.ndarray, expected: np.ndarray) -> float:
     """max |actual - expected| / max |expected|."""
     assert actual.shape == expected.shape, (actual.shape, expected.shape)
     return float(np.max(np.abs(actual - expected)) / max(np.max(np.abs(expected)), 1e-12))
+
+
+# --- An independent NumPy forward pass (single image, channels-last) --------
+
+
+def np_same_pad(x: np.ndarray, kernel: int, stride: int) -> np.ndarray:
+    """Zero-pad H and W of ``x`` (H, W, C) the way TensorFlow's 'SAME' does."""
+    pads = []
+    for size in x.shape[:2]:
+        out = -(-size // stride)
+        total = max((out - 1) * stride + kernel - size, 0)
+        pads.append((total // 2, total - total // 2))
+    return np.pad(x, [*pads, (0, 0)])
+
+
+def np_conv(x: np.ndarray, kernel: np.ndarray, stride: int = 1, groups: int = 1, bias=None) -> np.ndarray:
+    """'SAME' convolution of ``x`` (H, W, Cin) with an HWIO ``kernel``."""
+    k = kernel.shape[0]
+    xp = np_same_pad(x, k, stride)
+    out_h, out_w = -(-x.shape[0] // stride), -(-x.shape[1] // stride)
+    cin_g, cout = kernel.shape[2], kernel.shape[3]
+    cout_g = cout // groups
+    out = np.zeros((out_h, out_w, cout), dtype=np.float64)
+    for g in range(groups):
+        xs = xp[..., g * cin_g:(g + 1) * cin_g]
+        ks = kernel[..., g * cout_g:(g + 1) * cout_g]
+        for i in range(k):
+            for j in range(k):
+                patch = xs[i:i + stride * out_h:stride, j:j + stride * out_w:stride, :]
+                out[..., g * cout_g:(g + 1) * cout_g] += patch @ ks[i, j]
+    return out if bias is None else out + bias
+
+
+def np_depthwise(x: np.ndarray, kernel: np.ndarray, stride: int = 1) -> np.ndarray:
+    """'SAME' depthwise convolution with a (k, k, C, 1) kernel."""
+    k = kernel.shape[0]
+    xp = np_same_pad(x, k, stride)
+    out_h, out_w = -(-x.shape[0] // stride), -(-x.shape[1] // stride)
+    out = np.zeros((out_h, out_w, x.shape[2]), dtype=np.float64)
+    for i in range(k):
+        for j in range(k):
+            out += xp[i:i + stride * out_h:stride, j:j + stride * out_w:stride, :] * kernel[i, j, :, 0]
+    return out
+
+
+def np_bn(x: np.ndarray, gamma, beta, mean, var, eps: float = 1e-3) -> np.ndarray:
+    return gamma * (x - mean) / np.sqrt(var + eps) + beta
+
+
+def np_relu6(x: np.ndarray) -> np.ndarray:
+    return np.clip(x, 0.0, 6.0)
+
+
+def np_hard_sigmoid(x: np.ndarray) -> np.ndarray:
+    return np_relu6(x + 3.0) / 6.0
+
+
+def np_hard_swish(x: np.ndarray) -> np.ndarray:
+    return x * np_hard_sigmoid(x)
+
+
+def np_squeeze_excite(x: np.ndarray, w1, b1, w2, b2) -> np.ndarray:
+    """SE of MobileNetV3 on (H, W, C): mean -> FC+ReLU -> FC -> hard sigmoid -> scale."""
+    pooled = x.mean(axis=(0, 1))
+    hidden = np.maximum(pooled @ w1.reshape(w1.shape[-2:]) + b1, 0.0)
+    gate = np_hard_sigmoid(hidden @ w2.reshape(w2.shape[-2:]) + b2)
+    return x * gate

@@ -1,0 +1,48 @@
+"""Registered activations: values against the paper's formula, serialization."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from keras_lightnets.layers import HardSigmoid, HardSwish, activation_layer
+from tests.helpers import np_hard_sigmoid, np_hard_swish
+
+
+@pytest.mark.parametrize("layer_cls, reference", [(HardSigmoid, np_hard_sigmoid), (HardSwish, np_hard_swish)])
+def test_hard_activations_equal_formula(layer_cls, reference):
+    x = np.linspace(-8, 8, 1601).astype("float32")
+    np.testing.assert_allclose(layer_cls()(x).numpy(), reference(x.astype(np.float64)), atol=1e-6)
+
+
+def test_hard_sigmoid_is_not_keras2_style_slope():
+    # Keras 2's hard_sigmoid was 0.2x + 0.5; the paper's is relu6(x + 3) / 6.
+    assert HardSigmoid()(np.array([1.0], "float32")).numpy()[0] == pytest.approx(4 / 6)
+
+
+@pytest.mark.parametrize("layer_cls", [HardSigmoid, HardSwish])
+def test_layers_serialize_and_deserialize(layer_cls):
+    layer = layer_cls(name="act")
+    config = keras.saving.serialize_keras_object(layer)
+    assert config["registered_name"].startswith("keras_lightnets>")
+    restored = keras.saving.deserialize_keras_object(config, safe_mode=True)
+    assert isinstance(restored, layer_cls) and restored.name == "act"
+
+
+@pytest.mark.parametrize(
+    "kind, expected",
+    [("relu", (keras.layers.ReLU, None)), ("relu6", (keras.layers.ReLU, 6.0)),
+     ("hard_swish", (HardSwish, None)), ("hard_sigmoid", (HardSigmoid, None))],
+)
+def test_activation_layer_factory(kind, expected):
+    layer = activation_layer(kind, name="a")
+    assert isinstance(layer, expected[0])
+    if expected[0] is keras.layers.ReLU:
+        assert layer.max_value == expected[1]
+
+
+@pytest.mark.parametrize("kind", ["swish", "Relu", "", None, 6])
+def test_activation_layer_rejects_unknown(kind):
+    with pytest.raises(ValueError, match="activation"):
+        activation_layer(kind, name="a")

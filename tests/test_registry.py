@@ -1,0 +1,49 @@
+"""Registry: every name builds the variant it says."""
+
+from __future__ import annotations
+
+import pytest
+
+from keras_lightnets import MobileNetV2, MobileNetV3Large, create_model, list_models
+from keras_lightnets.registry import get_entry
+
+EXPECTED = {
+    "mobilenet_v1", "mobilenet_v1_075", "mobilenet_v1_050", "mobilenet_v1_025",
+    "mobilenet_v2", "mobilenet_v2_140", "mobilenet_v2_130", "mobilenet_v2_075",
+    "mobilenet_v2_050", "mobilenet_v2_035",
+    "mobilenet_v3_large", "mobilenet_v3_large_075", "mobilenet_v3_large_minimalistic",
+    "mobilenet_v3_small", "mobilenet_v3_small_075", "mobilenet_v3_small_minimalistic",
+}
+
+
+def test_list_models_is_sorted_and_complete():
+    names = list_models()
+    assert names == sorted(names)
+    assert EXPECTED <= set(names)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_every_name_builds(name):
+    model = create_model(name, input_shape=(64, 64, 3), classes=7)
+    assert model.output_shape == (None, 7)
+    entry = get_entry(name)
+    direct = entry.builder(input_shape=(64, 64, 3), classes=7, **entry.fixed)
+    assert model.count_params() == direct.count_params()
+
+
+def test_names_select_the_right_width():
+    assert create_model("mobilenet_v2_035").count_params() == MobileNetV2(alpha=0.35).count_params()
+    minimal = create_model("mobilenet_v3_large_minimalistic")
+    assert minimal.count_params() == MobileNetV3Large(minimalistic=True).count_params()
+
+
+def test_fixed_arguments_cannot_be_changed():
+    create_model("mobilenet_v2_035", alpha=0.35, input_shape=(32, 32, 3))
+    with pytest.raises(ValueError, match="alpha"):
+        create_model("mobilenet_v2_035", alpha=1.0)
+
+
+@pytest.mark.parametrize("name, error", [("mobilenet_v4", ValueError), ("MobileNetV2", ValueError), (3, TypeError)])
+def test_unknown_names_are_refused(name, error):
+    with pytest.raises(error, match="name"):
+        create_model(name)

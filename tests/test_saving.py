@@ -1,0 +1,71 @@
+"""Every family round-trips through .keras with safe_mode=True and loads weight files."""
+
+from __future__ import annotations
+
+import pathlib
+
+import keras
+import numpy as np
+import pytest
+
+import keras_lightnets
+from keras_lightnets import MobileNetV1, MobileNetV2, MobileNetV3Large, MobileNetV3Small
+from tests.helpers import realistic_weights
+
+FAMILIES = [
+    (MobileNetV1, dict(alpha=0.25)),
+    (MobileNetV2, dict(alpha=0.35)),
+    (MobileNetV3Large, dict()),
+    (MobileNetV3Small, dict(minimalistic=True)),
+    (MobileNetV3Small, dict(include_top=False, pooling="avg")),
+]
+IDS = ["v1", "v2", "v3_large", "v3_small_minimalistic", "v3_small_features"]
+
+
+def _x(rng):
+    return rng.uniform(-1, 1, (2, 64, 64, 3)).astype("float32")
+
+
+@pytest.mark.parametrize("build, kwargs", FAMILIES, ids=IDS)
+def test_keras_file_round_trip_safe_mode(build, kwargs, tmp_path, rng):
+    model = build(input_shape=(64, 64, 3), **kwargs)
+    realistic_weights(model)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    restored = keras.saving.load_model(path, safe_mode=True)
+    x = _x(rng)
+    np.testing.assert_array_equal(restored(x).numpy(), model(x).numpy())
+    assert [l.name for l in restored.layers] == [l.name for l in model.layers]
+
+
+@pytest.mark.parametrize("suffix", [".weights.h5", ".keras"])
+def test_weights_argument_loads_a_file(suffix, tmp_path, rng):
+    source = MobileNetV3Small(input_shape=(64, 64, 3), classes=5)
+    realistic_weights(source)
+    path = tmp_path / f"small{suffix}"
+    if suffix == ".keras":
+        source.save(path)
+    else:
+        source.save_weights(path)
+    loaded = MobileNetV3Small(input_shape=(64, 64, 3), classes=5, weights=str(path))
+    x = _x(rng)
+    np.testing.assert_array_equal(loaded(x).numpy(), source(x).numpy())
+
+
+def test_weights_argument_accepts_pathlib(tmp_path):
+    source = MobileNetV1(input_shape=(32, 32, 3), alpha=0.25, classes=3)
+    path = tmp_path / "v1.weights.h5"
+    source.save_weights(path)
+    loaded = MobileNetV1(input_shape=(32, 32, 3), alpha=0.25, classes=3, weights=pathlib.Path(path))
+    for a, b in zip(loaded.get_weights(), source.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_package_has_no_lambda_layers():
+    root = pathlib.Path(keras_lightnets.__file__).parent
+    for source in root.rglob("*.py"):
+        text = source.read_text()
+        assert "layers.Lambda" not in text and "Lambda(" not in text, source
+    for build, kwargs in FAMILIES:
+        model = build(input_shape=(64, 64, 3), **kwargs)
+        assert not any(isinstance(l, keras.layers.Lambda) for l in model.layers)

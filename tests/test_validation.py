@@ -1,0 +1,102 @@
+"""Bad input: a clear ValueError/TypeError naming the argument, before any layer is built."""
+
+from __future__ import annotations
+
+import keras
+import pytest
+
+from keras_lightnets import MobileNetV1, MobileNetV2, MobileNetV3Large, MobileNetV3Small
+
+ALL = [MobileNetV1, MobileNetV2, MobileNetV3Large, MobileNetV3Small]
+
+CASES = [
+    (dict(alpha=0), ValueError, r"`alpha`.*0"),
+    (dict(alpha=-0.5), ValueError, r"`alpha`.*-0.5"),
+    (dict(alpha=float("nan")), ValueError, r"`alpha`.*finite"),
+    (dict(alpha=float("inf")), ValueError, r"`alpha`.*finite"),
+    (dict(alpha="1.0"), TypeError, r"`alpha`.*'1.0'"),
+    (dict(alpha=True), TypeError, r"`alpha`"),
+    (dict(classes=0), ValueError, r"`classes`.*0"),
+    (dict(classes=2.5), TypeError, r"`classes`.*2.5"),
+    (dict(classes="10"), TypeError, r"`classes`"),
+    (dict(input_shape=(224, 224)), ValueError, r"`input_shape`.*\(224, 224\)"),
+    (dict(input_shape=(31, 224, 3)), ValueError, r"`input_shape`.*at least 32x32"),
+    (dict(input_shape=(224, 16, 3)), ValueError, r"`input_shape`.*at least 32x32"),
+    (dict(input_shape=(224.0, 224, 3)), TypeError, r"`input_shape`"),
+    (dict(input_shape=(224, 224, 0)), ValueError, r"`input_shape` channels"),
+    (dict(input_shape="224,224,3"), ValueError, r"`input_shape`"),
+    (dict(include_top=False, pooling="mean"), ValueError, r"`pooling`.*'mean'"),
+    (dict(include_top=False, pooling="AVG"), ValueError, r"`pooling`"),
+    (dict(weights="/no/such/file.weights.h5"), ValueError, r"`weights`.*/no/such/file"),
+    (dict(weights="imagenet"), ValueError, r"`weights`.*imagenet"),
+    (dict(weights=3), TypeError, r"`weights`"),
+    (dict(include_top="yes"), TypeError, r"`include_top`.*'yes'"),
+    (dict(include_preprocessing=1), TypeError, r"`include_preprocessing`"),
+    (dict(classifier_activation="softmaxx"), ValueError, r"`classifier_activation`.*softmaxx"),
+    (dict(classifier_activation=3), TypeError, r"`classifier_activation`"),
+    (dict(bn_momentum=1.5), ValueError, r"`bn_momentum`"),
+    (dict(bn_epsilon=0.0), ValueError, r"`bn_epsilon`"),
+    (dict(input_tensor=[1, 2]), TypeError, r"`input_tensor`"),
+    (dict(name=5), TypeError, r"`name`"),
+]
+
+
+@pytest.fixture
+def no_building(monkeypatch):
+    """Any attempt to create the model input fails the test: checks come first."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a layer was built before the arguments were checked")
+
+    monkeypatch.setattr(keras, "Input", refuse)
+
+
+@pytest.mark.parametrize("build", ALL, ids=lambda b: b.__name__)
+@pytest.mark.parametrize("kwargs, error, pattern", CASES)
+def test_bad_arguments_are_refused_before_building(build, kwargs, error, pattern, no_building):
+    with pytest.raises(error, match=pattern):
+        build(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "build, kwargs, error, pattern",
+    [
+        (MobileNetV1, dict(depth_multiplier=0), ValueError, "depth_multiplier"),
+        (MobileNetV1, dict(depth_multiplier=1.5), TypeError, "depth_multiplier"),
+        (MobileNetV1, dict(dropout=1.0), ValueError, "dropout"),
+        (MobileNetV2, dict(use_batch_norm="False"), TypeError, "use_batch_norm"),
+        (MobileNetV2, dict(activation="hard_swish"), ValueError, "activation"),
+        (MobileNetV3Large, dict(minimalistic=None), TypeError, "minimalistic"),
+        (MobileNetV3Small, dict(dropout_rate=-0.1), ValueError, "dropout"),
+    ],
+)
+def test_family_specific_arguments(build, kwargs, error, pattern, no_building):
+    with pytest.raises(error, match=pattern):
+        build(**kwargs)
+
+
+def test_weights_with_wrong_suffix(tmp_path, no_building):
+    path = tmp_path / "weights.bin"
+    path.write_bytes(b"x")
+    with pytest.raises(ValueError, match="`weights`.*weights.bin"):
+        MobileNetV2(weights=str(path))
+
+
+@pytest.mark.parametrize("build", ALL, ids=lambda b: b.__name__)
+def test_channels_first_is_refused(build):
+    keras.config.set_image_data_format("channels_first")
+    try:
+        with pytest.raises(ValueError, match="channels_first"):
+            build()
+    finally:
+        keras.config.set_image_data_format("channels_last")
+
+
+def test_input_shape_must_match_input_tensor():
+    with pytest.raises(ValueError, match="input_tensor"):
+        MobileNetV2(input_shape=(96, 96, 3), input_tensor=keras.Input((64, 64, 3)))
+
+
+def test_input_tensor_must_be_4d():
+    with pytest.raises(ValueError, match="input_tensor"):
+        MobileNetV2(input_tensor=keras.Input((64, 3)))
