@@ -6,7 +6,6 @@ Exit codes: 0 success, 2 bad arguments (unknown model, bad size).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import Sequence
 
@@ -39,7 +38,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     parser = _parser()
     args = parser.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from keras_lightnets.macs import count_macs
     from keras_lightnets.registry import create_model, list_models
 
