@@ -1,4 +1,4 @@
-"""keras_lightnets: exact lightweight ConvNets for Keras 3, built to train and ship to TFLite.
+"""keras_lightnets: exact lightweight ConvNets (MobileNetV1/V2/V3, ShuffleNetV1/V2) for Keras 3, built to train and ship to TFLite.
 
 Example:
     >>> from keras_lightnets import MobileNetV3Large, count_macs
@@ -14,6 +14,8 @@ from keras_lightnets.models import (
     MobileNetV2,
     MobileNetV3Large,
     MobileNetV3Small,
+    ShuffleNetV1,
+    ShuffleNetV2,
 )
 from keras_lightnets.registry import create_model, list_models
 
@@ -24,6 +26,8 @@ __all__ = [
     "MobileNetV2",
     "MobileNetV3Large",
     "MobileNetV3Small",
+    "ShuffleNetV1",
+    "ShuffleNetV2",
     "blocks",
     "count_macs",
     "create_model",

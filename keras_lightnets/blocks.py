@@ -15,6 +15,13 @@ builder                layers (for ``name="block_3"``)
 ``bottleneck``         ``block_3_expand[...]``, ``block_3_depthwise[...]``,
                        ``block_3_se_*``, ``block_3_project[_bn]``,
                        ``block_3_add``
+``shuffle_unit``       ``u_gconv1[...]``, ``u_shuffle``, ``u_depthwise[_bn]``,
+                       ``u_gconv2[_bn]``, ``u_pool``, ``u_add``/``u_concat``,
+                       ``u_relu``
+``shuffle_v2_unit``    ``u_split``, ``u_proj_depthwise[_bn]``,
+                       ``u_proj_pointwise[...]``, ``u_pointwise1[...]``,
+                       ``u_depthwise[_bn]``, ``u_pointwise2[...]``,
+                       ``u_concat``, ``u_shuffle``
 =====================  =================================================
 
 Strided convolutions use ``padding="same"``. That equals the
@@ -29,7 +36,13 @@ from typing import Any
 
 from keras import layers
 
-from keras_lightnets.layers import ACTIVATIONS, HardSigmoid, activation_layer
+from keras_lightnets.layers import (
+    ACTIVATIONS,
+    ChannelShuffle,
+    ChannelSplit,
+    HardSigmoid,
+    activation_layer,
+)
 from keras_lightnets.validation import (
     check_bool,
     check_choice,
@@ -42,6 +55,8 @@ __all__ = [
     "conv_block",
     "depthwise_separable",
     "make_divisible",
+    "shuffle_unit",
+    "shuffle_v2_unit",
     "squeeze",
 ]
 
@@ -338,3 +353,128 @@ def bottleneck(
     if strides == 1 and in_channels == filters:
         x = layers.Add(name=f"{name}_add")([shortcut, x])
     return x
+
+
+def shuffle_unit(
+    x: Any,
+    out_channels: int,
+    groups: int,
+    strides: int = 1,
+    *,
+    group_first_conv: bool = True,
+    bn_momentum: float = 0.9,
+    bn_epsilon: float = 1e-5,
+    name: str,
+) -> Any:
+    """ShuffleNetV1 unit (Zhang et al. 2017, Fig. 2 b/c).
+
+    1x1 group conv to ``out_channels // 4`` -> BN -> ReLU -> channel shuffle ->
+    3x3 depthwise (stride) -> BN (no ReLU) -> 1x1 group conv -> BN. At stride 1
+    the input is added and ReLU applied; at stride 2 the main branch produces
+    ``out_channels - in_channels`` channels and is concatenated after a 3x3
+    stride-2 average pool of the input, then ReLU.
+
+    Args:
+        x: a 4-D channels-last tensor.
+        out_channels: output channels (>= 4); ``out_channels // 4`` and the main
+            branch output must be divisible by ``groups``. At stride 1 it must
+            equal the input channels.
+        groups: groups (>= 1) of the 1x1 convolutions and the shuffle.
+        strides: 1 or 2.
+        group_first_conv: False makes the first 1x1 conv dense (the first unit
+            of stage 2, whose input has only 24 channels).
+        bn_momentum, bn_epsilon: BatchNorm settings (defaults: PyTorch's).
+        name: layer name prefix.
+
+    Example:
+        >>> import keras
+        >>> inputs = keras.Input((28, 28, 240))
+        >>> shuffle_unit(inputs, 480, 3, 2, name="stage3_unit1").shape
+        (None, 14, 14, 480)
+    """
+    groups = check_int("groups", groups, low=1)
+    out_channels = check_int("out_channels", out_channels, low=4)
+    strides = check_choice("strides", strides, (1, 2))
+    check_bool("group_first_conv", group_first_conv)
+    in_channels = _channels(x)
+    mid_channels = out_channels // 4
+    main_channels = out_channels - in_channels if strides == 2 else out_channels
+    first_groups = groups if group_first_conv else 1
+    if strides == 1 and in_channels != out_channels:
+        raise ValueError(
+            f"`out_channels` ({out_channels}) must equal the input channels ({in_channels}) "
+            "in a stride-1 shuffle_unit."
+        )
+    if main_channels < 1 or mid_channels % groups or main_channels % groups or in_channels % first_groups:
+        raise ValueError(
+            f"`groups` ({groups}) must divide out_channels // 4 ({mid_channels}), the main "
+            f"branch output ({main_channels} = out_channels - in_channels at stride 2) and, "
+            f"with group_first_conv, the input channels ({in_channels}); received "
+            f"out_channels={out_channels}."
+        )
+    norm = dict(bn_momentum=bn_momentum, bn_epsilon=bn_epsilon)
+    y = conv_block(x, mid_channels, 1, groups=first_groups, activation="relu", name=f"{name}_gconv1", **norm)
+    if groups > 1:
+        y = ChannelShuffle(groups, name=f"{name}_shuffle")(y)
+    y = conv_block(y, None, 3, strides, depthwise=True, name=f"{name}_depthwise", **norm)
+    y = conv_block(y, main_channels, 1, groups=groups, name=f"{name}_gconv2", **norm)
+    if strides == 1:
+        y = layers.Add(name=f"{name}_add")([x, y])
+    else:
+        pooled = layers.AveragePooling2D(3, 2, padding="same", name=f"{name}_pool")(x)
+        y = layers.Concatenate(name=f"{name}_concat")([pooled, y])
+    return layers.ReLU(name=f"{name}_relu")(y)
+
+
+def shuffle_v2_unit(
+    x: Any,
+    out_channels: int,
+    strides: int = 1,
+    *,
+    bn_momentum: float = 0.9,
+    bn_epsilon: float = 1e-5,
+    name: str,
+) -> Any:
+    """ShuffleNetV2 unit (Ma et al. 2018, Fig. 3 c/d), torchvision's layout.
+
+    Stride 1: split the channels in half; the right half goes through 1x1 conv
+    -> BN -> ReLU -> 3x3 depthwise -> BN -> 1x1 conv -> BN -> ReLU; concat
+    ``[left, right]``; shuffle with 2 groups. Stride 2: both branches see the
+    whole input; left: 3x3 depthwise stride 2 -> BN -> 1x1 conv -> BN -> ReLU;
+    right as above with a stride-2 depthwise. Convs have no bias.
+
+    Args:
+        x: a 4-D channels-last tensor.
+        out_channels: output channels (>= 2, even). At stride 1 it must equal
+            the input channels.
+        strides: 1 or 2.
+        bn_momentum, bn_epsilon: BatchNorm settings (defaults: PyTorch's).
+        name: layer name prefix.
+
+    Example:
+        >>> import keras
+        >>> inputs = keras.Input((56, 56, 24))
+        >>> shuffle_v2_unit(inputs, 116, 2, name="stage2_unit1").shape
+        (None, 28, 28, 116)
+    """
+    out_channels = check_int("out_channels", out_channels, low=2)
+    strides = check_choice("strides", strides, (1, 2))
+    in_channels = _channels(x)
+    if out_channels % 2 or (strides == 1 and in_channels != out_channels):
+        raise ValueError(
+            f"`out_channels` must be even and, at stride 1, equal the input channels "
+            f"({in_channels}); received out_channels={out_channels}, strides={strides}."
+        )
+    branch = out_channels // 2
+    norm = dict(bn_momentum=bn_momentum, bn_epsilon=bn_epsilon)
+    if strides == 1:
+        left, right = ChannelSplit(name=f"{name}_split")(x)
+    else:
+        left = conv_block(x, None, 3, 2, depthwise=True, name=f"{name}_proj_depthwise", **norm)
+        left = conv_block(left, branch, 1, activation="relu", name=f"{name}_proj_pointwise", **norm)
+        right = x
+    right = conv_block(right, branch, 1, activation="relu", name=f"{name}_pointwise1", **norm)
+    right = conv_block(right, None, 3, strides, depthwise=True, name=f"{name}_depthwise", **norm)
+    right = conv_block(right, branch, 1, activation="relu", name=f"{name}_pointwise2", **norm)
+    y = layers.Concatenate(name=f"{name}_concat")([left, right])
+    return ChannelShuffle(2, name=f"{name}_shuffle")(y)

@@ -16,9 +16,16 @@ from typing import Any
 import keras
 from keras import layers, ops
 
-from keras_lightnets.validation import check_choice
+from keras_lightnets.validation import check_choice, check_int
 
-__all__ = ["ACTIVATIONS", "HardSigmoid", "HardSwish", "activation_layer"]
+__all__ = [
+    "ACTIVATIONS",
+    "ChannelShuffle",
+    "ChannelSplit",
+    "HardSigmoid",
+    "HardSwish",
+    "activation_layer",
+]
 
 _PACKAGE = "keras_lightnets"
 
@@ -65,6 +72,89 @@ class HardSwish(layers.Layer):
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return input_shape
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class ChannelShuffle(layers.Layer):
+    """ShuffleNet channel shuffle for channels-last tensors of any spatial size.
+
+    Output channel ``c * groups + i`` is input channel ``i * (C // groups) + c``:
+    with 8 channels and 2 groups the order is ``[0, 4, 1, 5, 2, 6, 3, 7]``.
+    Implemented as reshape to ``[B * H * W, groups, C // groups]``, swap of the
+    last two axes, reshape back: never a tensor of rank > 4, so TFLite gets a
+    plain 3-D ``TRANSPOSE`` (Edge TPU and XNNPACK reject or slow down 5-D ones).
+
+    Args:
+        groups: number of groups (>= 1); must divide the channel count
+            (checked when the layer is built).
+
+    Example:
+        >>> import numpy as np
+        >>> x = np.arange(8, dtype="float32").reshape(1, 1, 1, 8)
+        >>> ChannelShuffle(2)(x).numpy().ravel().tolist()
+        [0.0, 4.0, 1.0, 5.0, 2.0, 6.0, 3.0, 7.0]
+    """
+
+    def __init__(self, groups: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.groups = check_int("groups", groups, low=1)
+
+    def build(self, input_shape: tuple) -> None:
+        channels = input_shape[-1]
+        if len(input_shape) != 4 or channels is None:
+            raise ValueError(
+                "ChannelShuffle needs a 4-D channels-last input with a known channel "
+                f"count; received shape {input_shape}."
+            )
+        if channels % self.groups:
+            raise ValueError(
+                f"ChannelShuffle `groups` ({self.groups}) must divide the channel count "
+                f"({channels}); received input shape {input_shape}."
+            )
+        super().build(input_shape)
+
+    def call(self, inputs: Any) -> Any:
+        channels = inputs.shape[-1]
+        spatial = [inputs.shape[i] if inputs.shape[i] is not None else ops.shape(inputs)[i] for i in (1, 2)]
+        x = ops.reshape(inputs, (-1, self.groups, channels // self.groups))
+        x = ops.transpose(x, (0, 2, 1))
+        return ops.reshape(x, (-1, *spatial, channels))
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "groups": self.groups}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class ChannelSplit(layers.Layer):
+    """Split a channels-last tensor into equal channel halves (ShuffleNetV2).
+
+    Returns ``[first_half, second_half]``. The channel count must be even.
+
+    Example:
+        >>> import numpy as np
+        >>> left, right = ChannelSplit()(np.zeros((1, 4, 4, 6), "float32"))
+        >>> tuple(left.shape), tuple(right.shape)
+        ((1, 4, 4, 3), (1, 4, 4, 3))
+    """
+
+    def build(self, input_shape: tuple) -> None:
+        channels = input_shape[-1]
+        if channels is None or channels % 2:
+            raise ValueError(
+                f"ChannelSplit needs an even, known channel count; received input shape {input_shape}."
+            )
+        super().build(input_shape)
+
+    def call(self, inputs: Any) -> list[Any]:
+        half = inputs.shape[-1] // 2
+        return [inputs[..., :half], inputs[..., half:]]
+
+    def compute_output_shape(self, input_shape: tuple) -> list[tuple]:
+        half = (*input_shape[:-1], input_shape[-1] // 2)
+        return [half, half]
 
 
 #: Activation names accepted by the block builders.

@@ -11,7 +11,11 @@ from keras_lightnets.models import (
     MobileNetV2,
     MobileNetV3Large,
     MobileNetV3Small,
+    ShuffleNetV1,
+    ShuffleNetV2,
 )
+from keras_lightnets.models.shufflenet_v1 import SHUFFLENET_V1_CHANNELS, SHUFFLENET_V1_SCALES
+from keras_lightnets.models.shufflenet_v2 import SHUFFLENET_V2_CHANNELS
 
 __all__ = ["ModelEntry", "create_model", "get_entry", "list_models"]
 
@@ -26,6 +30,14 @@ class ModelEntry(NamedTuple):
 
 def _width_suffix(alpha: float) -> str:
     return f"{round(alpha * 100):03d}"
+
+
+def _scale_suffix(scale: float) -> str:
+    """1.0 -> 'x1_0', 1.5 -> 'x1_5', 0.25 -> 'x0_25' (torchvision's style)."""
+    text = f"{scale:g}"
+    if "." not in text:
+        text += ".0"
+    return "x" + text.replace(".", "_")
 
 
 def _entries() -> dict[str, ModelEntry]:
@@ -43,6 +55,17 @@ def _entries() -> dict[str, ModelEntry]:
         table.append(
             ModelEntry(f"{base}_minimalistic", builder, {"alpha": 1.0, "minimalistic": True})
         )
+    for groups in SHUFFLENET_V1_CHANNELS:
+        for scale in SHUFFLENET_V1_SCALES:
+            table.append(
+                ModelEntry(
+                    f"shufflenet_v1_g{groups}_{_scale_suffix(scale)}",
+                    ShuffleNetV1,
+                    {"groups": groups, "scale": scale},
+                )
+            )
+    for scale in SHUFFLENET_V2_CHANNELS:
+        table.append(ModelEntry(f"shufflenet_v2_{_scale_suffix(scale)}", ShuffleNetV2, {"scale": scale}))
     return {entry.name: entry for entry in table}
 
 

@@ -23,6 +23,7 @@ from keras_lightnets.validation import (
 __all__ = [
     "build_input",
     "conv_classifier",
+    "dense_classifier",
     "finish_model",
     "pool_features",
     "validate_model_args",
@@ -99,7 +100,6 @@ def _check_weights(weights: Any) -> str | None:
 def validate_model_args(
     *,
     input_shape: Any,
-    alpha: Any,
     include_top: Any,
     weights: Any,
     input_tensor: Any,
@@ -124,7 +124,6 @@ def validate_model_args(
             f"keras.config.image_data_format() is {keras.config.image_data_format()!r}. "
             "Call keras.config.set_image_data_format('channels_last')."
         )
-    alpha = check_float("alpha", alpha, low=0.0, low_inclusive=False)
     check_bool("include_top", include_top)
     check_bool("include_preprocessing", include_preprocessing)
     classes = check_int("classes", classes, low=1)
@@ -161,7 +160,6 @@ def validate_model_args(
     input_shape = _check_input_shape(input_shape)
     return dict(
         input_shape=input_shape,
-        alpha=alpha,
         include_top=include_top,
         weights=weights,
         input_tensor=input_tensor,
@@ -236,3 +234,17 @@ def conv_classifier(
     x = layers.Flatten(name="flatten")(x)
     return layers.Activation(args["classifier_activation"], name="predictions")(x)
 
+
+
+def dense_classifier(x: Any, args: dict[str, Any]) -> Any:
+    """Classifier on a dense layer (MobileNetV2 / ShuffleNet heads).
+
+    Global average pool -> dropout (when > 0) -> ``Dense(classes)`` with
+    ``classifier_activation``.
+    """
+    x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    if args["dropout"] > 0:
+        x = layers.Dropout(args["dropout"], name="dropout")(x)
+    return layers.Dense(
+        args["classes"], activation=args["classifier_activation"], name="predictions"
+    )(x)

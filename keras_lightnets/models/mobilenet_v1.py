@@ -14,7 +14,7 @@ from keras_lightnets.models.common import (
     pool_features,
     validate_model_args,
 )
-from keras_lightnets.validation import check_int
+from keras_lightnets.validation import check_float, check_int
 
 __all__ = ["MOBILENET_V1_BLOCKS", "MobileNetV1", "V1Block"]
 
@@ -94,9 +94,9 @@ def MobileNetV1(
         >>> model.output_shape
         (None, 10)
     """
+    alpha = check_float("alpha", alpha, low=0.0, low_inclusive=False)
     args = validate_model_args(
         input_shape=input_shape,
-        alpha=alpha,
         include_top=include_top,
         weights=weights,
         input_tensor=input_tensor,
@@ -112,7 +112,6 @@ def MobileNetV1(
     )
     depth_multiplier = check_int("depth_multiplier", depth_multiplier, low=1)
     norm = dict(bn_momentum=args["bn_momentum"], bn_epsilon=args["bn_epsilon"])
-    alpha = args["alpha"]
 
     inputs, x = build_input(args)
     x = conv_block(x, int(STEM_FILTERS * alpha), 3, 2, activation="relu6", name="stem", **norm)

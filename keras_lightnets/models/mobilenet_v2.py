@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import keras
-from keras import layers
 
 from keras_lightnets.blocks import bottleneck, conv_block, make_divisible
 from keras_lightnets.models.common import (
     build_input,
+    dense_classifier,
     finish_model,
     pool_features,
     validate_model_args,
 )
-from keras_lightnets.validation import check_bool, check_choice
+from keras_lightnets.validation import check_bool, check_choice, check_float
 
 __all__ = ["MOBILENET_V2_STAGES", "MobileNetV2", "V2Stage"]
 
@@ -94,9 +94,9 @@ def MobileNetV2(
         >>> model.output_shape
         (None, 3, 3, 1280)
     """
+    alpha = check_float("alpha", alpha, low=0.0, low_inclusive=False)
     args = validate_model_args(
         input_shape=input_shape,
-        alpha=alpha,
         include_top=include_top,
         weights=weights,
         input_tensor=input_tensor,
@@ -117,7 +117,6 @@ def MobileNetV2(
         bn_momentum=args["bn_momentum"],
         bn_epsilon=args["bn_epsilon"],
     )
-    alpha = args["alpha"]
 
     inputs, x = build_input(args)
     x = conv_block(
@@ -141,12 +140,7 @@ def MobileNetV2(
     head = make_divisible(HEAD_FILTERS * alpha) if alpha > 1.0 else HEAD_FILTERS
     x = conv_block(x, head, 1, activation=activation, name="head_conv", **norm)
     if args["include_top"]:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        if args["dropout"] > 0:
-            x = layers.Dropout(args["dropout"], name="dropout")(x)
-        x = layers.Dense(
-            args["classes"], activation=args["classifier_activation"], name="predictions"
-        )(x)
+        x = dense_classifier(x, args)
     else:
         x = pool_features(x, args["pooling"])
     return finish_model(inputs, x, args, f"mobilenet_v2_{alpha:.2f}")

@@ -14,7 +14,7 @@ from keras_lightnets.models.common import (
     pool_features,
     validate_model_args,
 )
-from keras_lightnets.validation import check_bool
+from keras_lightnets.validation import check_bool, check_float
 
 __all__ = [
     "MOBILENET_V3_LARGE_BLOCKS",
@@ -98,9 +98,9 @@ def _mobilenet_v3(
     name: Any,
 ) -> keras.Model:
     """Walk a V3 block table (shared by Large and Small)."""
+    alpha = check_float("alpha", alpha, low=0.0, low_inclusive=False)
     args = validate_model_args(
         input_shape=input_shape,
-        alpha=alpha,
         include_top=include_top,
         weights=weights,
         input_tensor=input_tensor,
@@ -116,7 +116,6 @@ def _mobilenet_v3(
     )
     check_bool("minimalistic", minimalistic)
     norm = dict(bn_momentum=args["bn_momentum"], bn_epsilon=args["bn_epsilon"])
-    alpha = args["alpha"]
     # minimalistic: no SE, ReLU everywhere, 3x3 depthwise everywhere.
     head_act = RE if minimalistic else HS
 

@@ -1,0 +1,108 @@
+"""ShuffleNetV2 (Ma et al. 2018, arXiv 1807.11164, Table 5)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras import layers
+
+from keras_lightnets.blocks import conv_block, shuffle_v2_unit
+from keras_lightnets.models.common import (
+    build_input,
+    dense_classifier,
+    finish_model,
+    pool_features,
+    validate_model_args,
+)
+from keras_lightnets.validation import check_choice, check_float
+
+__all__ = ["SHUFFLENET_V2_CHANNELS", "STAGE_REPEATS", "ShuffleNetV2"]
+
+STEM_FILTERS = 24  # conv 3x3 stride 2 + 3x3 stride-2 max pool, at every scale
+STAGE_REPEATS = (4, 8, 4)  # units in stages 2, 3, 4; the first has stride 2
+# Paper Table 5: output channels of stages 2, 3, 4 and of conv5, by scale.
+SHUFFLENET_V2_CHANNELS: dict[float, tuple[int, int, int, int]] = {
+    0.5: (48, 96, 192, 1024),
+    1.0: (116, 232, 464, 1024),
+    1.5: (176, 352, 704, 1024),
+    2.0: (244, 488, 976, 2048),
+}
+
+
+def ShuffleNetV2(
+    scale: float = 1.0,
+    input_shape: tuple[int | None, int | None, int] | None = None,
+    include_top: bool = True,
+    weights: str | None = None,
+    input_tensor: Any = None,
+    pooling: str | None = None,
+    classes: int = 1000,
+    classifier_activation: Any = "softmax",
+    include_preprocessing: bool = False,
+    dropout: float = 0.0,
+    bn_momentum: float = 0.9,
+    bn_epsilon: float = 1e-5,
+    name: str | None = None,
+) -> keras.Model:
+    """ShuffleNetV2 ``scale``x in torchvision's layout (convs without bias).
+
+    Stem conv 3x3 stride 2 + BN + ReLU, 3x3 stride-2 max pool, stages 2/3/4 of
+    4/8/4 :func:`~keras_lightnets.blocks.shuffle_v2_unit` (first of each stride
+    2), conv5 1x1 + BN + ReLU, global average pool, dense classifier with bias.
+
+    Args:
+        scale: 0.5, 1.0, 1.5 or 2.0.
+        input_shape: ``(height, width, channels)``; height/width >= 32 or None.
+            Default ``(224, 224, 3)`` with the top, ``(None, None, 3)`` without.
+        include_top: add global average pooling and the dense classifier.
+        weights: None or the path of a weights file (.weights.h5, .h5, .keras).
+        input_tensor: optional symbolic tensor to build the model on.
+        pooling: without the top: None (4-D output), "avg" or "max".
+        classes: classifier outputs (>= 1).
+        classifier_activation: activation of the top layer (str, callable,
+            or None for logits).
+        include_preprocessing: rescale [0, 255] inputs to [-1, 1] in the model.
+        dropout: dropout before the classifier, in [0, 1).
+        bn_momentum: BatchNorm momentum in (0, 1) (default: PyTorch's 0.1).
+        bn_epsilon: BatchNorm epsilon (> 0) (default: PyTorch's 1e-5).
+        name: model name.
+
+    Example:
+        >>> model = ShuffleNetV2(scale=0.5, input_shape=(224, 224, 3))
+        >>> model.output_shape
+        (None, 1000)
+    """
+    scale = check_choice("scale", check_float("scale", scale), tuple(SHUFFLENET_V2_CHANNELS))
+    args = validate_model_args(
+        input_shape=input_shape,
+        include_top=include_top,
+        weights=weights,
+        input_tensor=input_tensor,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        include_preprocessing=include_preprocessing,
+        dropout=dropout,
+        bn_momentum=bn_momentum,
+        bn_epsilon=bn_epsilon,
+        name=name,
+        default_shape=(224, 224, 3) if include_top is True else (None, None, 3),
+    )
+    norm = dict(bn_momentum=args["bn_momentum"], bn_epsilon=args["bn_epsilon"])
+    *stage_channels, last_channels = SHUFFLENET_V2_CHANNELS[scale]
+
+    inputs, x = build_input(args)
+    x = conv_block(x, STEM_FILTERS, 3, 2, activation="relu", name="stem", **norm)
+    x = layers.MaxPooling2D(3, 2, padding="same", name="stem_pool")(x)
+    for stage, (channels, repeats) in enumerate(zip(stage_channels, STAGE_REPEATS), start=2):
+        for unit in range(repeats):
+            x = shuffle_v2_unit(
+                x, channels, 2 if unit == 0 else 1, name=f"stage{stage}_unit{unit + 1}", **norm
+            )
+    x = conv_block(x, last_channels, 1, activation="relu", name="head_conv", **norm)
+    if args["include_top"]:
+        x = dense_classifier(x, args)
+    else:
+        x = pool_features(x, args["pooling"])
+    return finish_model(inputs, x, args, f"shufflenet_v2_{scale:.1f}x")
