@@ -149,8 +149,7 @@ class ChannelSplit(layers.Layer):
         super().build(input_shape)
 
     def call(self, inputs: Any) -> list[Any]:
-        half = inputs.shape[-1] // 2
-        return [inputs[..., :half], inputs[..., half:]]
+        return ops.split(inputs, 2, axis=-1)
 
     def compute_output_shape(self, input_shape: tuple) -> list[tuple]:
         half = (*input_shape[:-1], input_shape[-1] // 2)

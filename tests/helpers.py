@@ -106,3 +106,44 @@ def np_squeeze_excite(x: np.ndarray, w1, b1, w2, b2) -> np.ndarray:
     hidden = np.maximum(pooled @ w1.reshape(w1.shape[-2:]) + b1, 0.0)
     gate = np_hard_sigmoid(hidden @ w2.reshape(w2.shape[-2:]) + b2)
     return x * gate
+
+
+def np_avg_pool_same(x: np.ndarray, size: int = 3, stride: int = 2) -> np.ndarray:
+    """TF 'SAME' average pooling on (H, W, C): padding is excluded from the mean."""
+    out_h, out_w = -(-x.shape[0] // stride), -(-x.shape[1] // stride)
+    ones = np.ones(x.shape[:2] + (1,))
+    xp, onesp = np_same_pad(x, size, stride), np_same_pad(ones, size, stride)
+    total = np.zeros((out_h, out_w, x.shape[2]))
+    count = np.zeros((out_h, out_w, 1))
+    for i in range(size):
+        for j in range(size):
+            total += xp[i:i + stride * out_h:stride, j:j + stride * out_w:stride]
+            count += onesp[i:i + stride * out_h:stride, j:j + stride * out_w:stride]
+    return total / count
+
+
+def np_channel_shuffle(x: np.ndarray, groups: int) -> np.ndarray:
+    """Output channel c * groups + i is input channel i * (C // groups) + c."""
+    channels = x.shape[-1]
+    per_group = channels // groups
+    out = np.empty_like(x)
+    for i in range(groups):
+        for c in range(per_group):
+            out[..., c * groups + i] = x[..., i * per_group + c]
+    return out
+
+
+def tflite_op_counts(model: keras.Model) -> tuple[dict[str, int], list[int]]:
+    """Convert ``model`` with builtin ops only; return op counts and TRANSPOSE input ranks."""
+    import collections
+
+    import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    interpreter = Interpreter(model_content=converter.convert())
+    ops = interpreter._get_ops_details()
+    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    ranks = [len(tensors[op["inputs"][0]]["shape"]) for op in ops if op["op_name"] == "TRANSPOSE"]
+    return dict(collections.Counter(op["op_name"] for op in ops)), ranks

@@ -13,7 +13,8 @@ EXPECTED = {
     "mobilenet_v2_050", "mobilenet_v2_035",
     "mobilenet_v3_large", "mobilenet_v3_large_075", "mobilenet_v3_large_minimalistic",
     "mobilenet_v3_small", "mobilenet_v3_small_075", "mobilenet_v3_small_minimalistic",
-}
+    "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0",
+} | {f"shufflenet_v1_g{g}_x{s}" for g in (1, 2, 3, 4, 8) for s in ("0_25", "0_5", "1_0", "1_5", "2_0")}
 
 
 def test_list_models_is_sorted_and_complete():
@@ -35,6 +36,13 @@ def test_names_select_the_right_width():
     assert create_model("mobilenet_v2_035").count_params() == MobileNetV2(alpha=0.35).count_params()
     minimal = create_model("mobilenet_v3_large_minimalistic")
     assert minimal.count_params() == MobileNetV3Large(minimalistic=True).count_params()
+
+
+def test_shufflenet_names_select_groups_and_scale():
+    from keras_lightnets import ShuffleNetV1
+
+    model = create_model("shufflenet_v1_g8_x0_5", input_shape=(64, 64, 3))
+    assert model.count_params() == ShuffleNetV1(groups=8, scale=0.5, input_shape=(64, 64, 3)).count_params()
 
 
 def test_fixed_arguments_cannot_be_changed():

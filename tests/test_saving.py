@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 
 import keras_lightnets
-from keras_lightnets import MobileNetV1, MobileNetV2, MobileNetV3Large, MobileNetV3Small
+from keras_lightnets import (
+    MobileNetV1,
+    MobileNetV2,
+    MobileNetV3Large,
+    MobileNetV3Small,
+    ShuffleNetV1,
+    ShuffleNetV2,
+)
 from tests.helpers import realistic_weights
 
 FAMILIES = [
@@ -18,8 +25,10 @@ FAMILIES = [
     (MobileNetV3Large, dict()),
     (MobileNetV3Small, dict(minimalistic=True)),
     (MobileNetV3Small, dict(include_top=False, pooling="avg")),
+    (ShuffleNetV1, dict(groups=8, scale=0.5)),
+    (ShuffleNetV2, dict(scale=0.5, include_top=False)),
 ]
-IDS = ["v1", "v2", "v3_large", "v3_small_minimalistic", "v3_small_features"]
+IDS = ["v1", "v2", "v3_large", "v3_small_minimalistic", "v3_small_features", "shufflenet_v1", "shufflenet_v2"]
 
 
 def _x(rng):
