@@ -1,43 +1,185 @@
-"""``keras-lightnets`` command line: ``list`` and ``summary``.
+"""``keras-lightnets`` command line: ``list``, ``summary``, ``export``, ``bench``.
 
-Exit codes: 0 success, 2 bad arguments (unknown model, bad size).
+Exit codes: 0 success, 2 bad arguments or a missing optional dependency (one
+line on stderr).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from typing import Sequence
+import tempfile
+from typing import Any, Sequence
+
+import numpy as np
+
+EXPORT_FORMATS = ("tflite", "saved_model", "onnx")
 
 
-def _positive_size(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--input-size must be an integer; received {text!r}") from None
-    if value < 32:
-        raise argparse.ArgumentTypeError(f"--input-size must be >= 32; received {value}")
-    return value
+def _int_at_least(minimum: int, flag: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag} must be an integer; received {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{flag} must be >= {minimum}; received {value}")
+        return value
+
+    return parse
 
 
 def _parser() -> argparse.ArgumentParser:
+    from keras_lightnets.export import QUANTIZATIONS
+
     parser = argparse.ArgumentParser(
         prog="keras-lightnets",
-        description="Exact lightweight ConvNets for Keras 3 (MobileNetV1/V2/V3).",
+        description="Exact lightweight ConvNets for Keras 3: build, inspect, export to TFLite, time.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="every registered model with params and MAdds at 224")
-    summary = commands.add_parser("summary", help="Keras summary, params and MAdds of a model")
-    summary.add_argument("name", help="a registered model name (see `list`)")
-    summary.add_argument("--input-size", type=_positive_size, default=224, help="square input size (>= 32)")
-    summary.add_argument("--classes", type=int, default=1000, help="classifier outputs")
+
+    def model_command(name: str, help_text: str) -> argparse.ArgumentParser:
+        command = commands.add_parser(name, help=help_text)
+        command.add_argument("name", help="a registered model name (see `list`)")
+        command.add_argument(
+            "--input-size", type=_int_at_least(32, "--input-size"), default=224, help="square input size (>= 32)"
+        )
+        command.add_argument("--classes", type=_int_at_least(1, "--classes"), default=1000, help="classifier outputs")
+        return command
+
+    summary = model_command("summary", "Keras summary, params and MAdds of a model")
+    summary.add_argument("--plot", metavar="FILE.png", help="also draw the architecture (needs pydot + graphviz)")
+
+    export = model_command("export", "export a model to TFLite, SavedModel or ONNX")
+    export.add_argument("--output", required=True, help="output file (.tflite / .onnx) or SavedModel folder")
+    export.add_argument("--format", choices=EXPORT_FORMATS, default="tflite")
+    export.add_argument("--quantization", choices=QUANTIZATIONS, default="float32")
+    export.add_argument("--weights", help="weights file to load (.weights.h5, .h5, .keras)")
+    export.add_argument(
+        "--calibration",
+        help="int8 calibration images: a .npy array (N, H, W, C) as the model expects, or an image folder",
+    )
+    export.add_argument(
+        "--num-calibration", type=_int_at_least(1, "--num-calibration"), default=100, help="calibration images"
+    )
+    export.add_argument("--int8-io", action="store_true", help="int8 input and output tensors too")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing output")
+
+    bench = model_command("bench", "Keras and TFLite float32 latency on this machine (median)")
+    bench.add_argument("--runs", type=_int_at_least(1, "--runs"), default=30, help="timed runs (>= 1)")
+    bench.add_argument("--threads", type=_int_at_least(1, "--threads"), default=2, help="TFLite threads")
     return parser
+
+
+def _expects_raw_pixels(model: Any) -> bool:
+    import keras
+
+    return any(isinstance(layer, keras.layers.Rescaling) for layer in model.layers)
+
+
+def _check_images(model: Any, count: int) -> np.ndarray:
+    """Random images in the range the model expects ([0, 255] or [-1, 1])."""
+    rng = np.random.default_rng(0)
+    low, high = (0.0, 255.0) if _expects_raw_pixels(model) else (-1.0, 1.0)
+    return rng.uniform(low, high, (count, *model.input_shape[1:])).astype(np.float32)
+
+
+def _load_calibration(path: str, model: Any) -> np.ndarray:
+    if path.endswith(".npy"):
+        if not os.path.isfile(path):
+            raise ValueError(f"--calibration file does not exist: {path!r}")
+        return np.load(path)
+    if not os.path.isdir(path):
+        raise ValueError(f"--calibration must be a .npy file or an image folder; received {path!r}")
+    import keras
+
+    height, width = model.input_shape[1:3]
+    dataset = keras.utils.image_dataset_from_directory(
+        path, labels=None, image_size=(height, width), batch_size=32, shuffle=False, verbose=False
+    )
+    images = np.concatenate([np.asarray(batch) for batch in dataset])
+    return images if _expects_raw_pixels(model) else images / 127.5 - 1.0
+
+
+def _summary(model: Any, args: argparse.Namespace) -> None:
+    from keras_lightnets.macs import count_macs
+
+    if args.plot:
+        import importlib.util
+        import shutil
+
+        if importlib.util.find_spec("pydot") is None or shutil.which("dot") is None:
+            raise ImportError(
+                "--plot needs pydot and Graphviz: pip install pydot; apt-get install graphviz"
+            )
+    model.summary(line_length=110)
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    print(f"model:            {args.name} at {args.input_size}x{args.input_size}")
+    print(f"params (Keras):   {model.count_params():,d}")
+    print(f"params trainable: {trainable:,d}")
+    print(f"MAdds:            {count_macs(model) / 1e6:.1f} M")
+    if args.plot:
+        import keras
+
+        from keras_lightnets.files import atomic_target, check_output_path
+
+        path = check_output_path(args.plot, overwrite=True, suffix=".png")
+        with atomic_target(path) as target:
+            keras.utils.plot_model(model, to_file=target, show_shapes=True, dpi=72)
+        print(f"diagram:          {path}")
+
+
+def _export(model: Any, args: argparse.Namespace) -> None:
+    from keras_lightnets import export
+
+    if args.format != "tflite" and (args.quantization != "float32" or args.int8_io or args.calibration):
+        raise ValueError("--quantization, --int8-io and --calibration apply to --format tflite only")
+    if args.format == "saved_model":
+        print(f"SavedModel written to {export.to_saved_model(model, args.output, overwrite=args.overwrite)}")
+        return
+    if args.format == "onnx":
+        print(f"ONNX file written to {export.to_onnx(model, args.output, overwrite=args.overwrite)}")
+        return
+    calibration = None
+    if args.quantization == "int8":
+        if not args.calibration:
+            raise ValueError("--quantization int8 needs --calibration (a .npy array or an image folder)")
+        calibration = _load_calibration(args.calibration, model)
+    check = calibration[:16] if calibration is not None else _check_images(model, 8)
+    report = export.to_tflite(
+        model,
+        args.output,
+        args.quantization,
+        representative_data=calibration,
+        num_calibration=args.num_calibration,
+        int8_io=args.int8_io,
+        overwrite=args.overwrite,
+        progress=True,
+        check_data=check,
+    )
+    print(report.summary())
+
+
+def _bench(model: Any, args: argparse.Namespace) -> None:
+    from keras_lightnets import export
+    from keras_lightnets.latency import keras_latency, tflite_latency
+
+    x = _check_images(model, 1)
+    keras_ms = keras_latency(model, x, runs=args.runs) * 1e3
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "model.tflite")
+        export.to_tflite(model, path)
+        tflite_ms = tflite_latency(path, runs=args.runs, num_threads=args.threads) * 1e3
+    print(f"model:           {args.name} at {args.input_size}x{args.input_size}, batch 1")
+    print(f"Keras (tf.function): {keras_ms:8.2f} ms  (median of {args.runs})")
+    print(f"TFLite float32:      {tflite_ms:8.2f} ms  (median of {args.runs}, {args.threads} threads)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
-    parser = _parser()
-    args = parser.parse_args(argv)
+    args = _parser().parse_args(argv)
     from keras_lightnets.macs import count_macs
     from keras_lightnets.registry import create_model, list_models
 
@@ -48,18 +190,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{name:36s} {model.count_params():12,d} {count_macs(model) / 1e6:12.1f} M")
         return 0
     try:
-        model = create_model(
-            args.name, input_shape=(args.input_size, args.input_size, 3), classes=args.classes
-        )
-    except (ValueError, TypeError) as error:
+        kwargs: dict[str, Any] = {"input_shape": (args.input_size, args.input_size, 3), "classes": args.classes}
+        if getattr(args, "weights", None):
+            kwargs["weights"] = args.weights
+        model = create_model(args.name, **kwargs)
+        {"summary": _summary, "export": _export, "bench": _bench}[args.command](model, args)
+    except (ValueError, TypeError, FileExistsError, ImportError) as error:
         print(f"keras-lightnets: error: {error}", file=sys.stderr)
         return 2
-    model.summary(line_length=110)
-    trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
-    print(f"model:            {args.name} at {args.input_size}x{args.input_size}")
-    print(f"params (Keras):   {model.count_params():,d}")
-    print(f"params trainable: {trainable:,d}")
-    print(f"MAdds:            {count_macs(model) / 1e6:.1f} M")
     return 0
 
 

@@ -20,18 +20,16 @@ Example:
 from __future__ import annotations
 
 import collections
-import contextlib
 import dataclasses
 import importlib.util
 import itertools
 import os
-import shutil
-import tempfile
 from typing import Any, Callable, Iterator
 
 import keras
 import numpy as np
 
+from keras_lightnets.files import atomic_target, check_output_path
 from keras_lightnets.validation import check_bool, check_choice, check_int, check_path
 
 __all__ = [
@@ -86,47 +84,6 @@ class TFLiteReport:
                 f"cosine {c.cosine:.5f}, top-1 agreement {c.top1_agreement:.3f}"
             )
         return "\n".join(lines)
-
-
-# --- files -----------------------------------------------------------------
-
-
-def _check_output(path: Any, overwrite: bool, suffix: str | None = None) -> str:
-    path = os.path.abspath(check_path("path", path, must_exist=False))
-    check_bool("overwrite", overwrite)
-    if suffix is not None and not path.endswith(suffix):
-        raise ValueError(f"`path` must end with {suffix!r}; received {path!r}.")
-    folder = os.path.dirname(path)
-    if not os.path.isdir(folder):
-        raise ValueError(f"`path` folder does not exist: {folder!r}.")
-    if not os.access(folder, os.W_OK):
-        raise ValueError(f"`path` folder is not writable: {folder!r}.")
-    if os.path.exists(path) and not overwrite:
-        raise FileExistsError(f"`path` exists: {path!r}; pass overwrite=True to replace it.")
-    return path
-
-
-@contextlib.contextmanager
-def _atomic_target(path: str, directory: bool = False) -> Iterator[str]:
-    """Yield a temporary sibling of ``path``; move it onto ``path`` on success.
-
-    On any exception (including KeyboardInterrupt) the temporary is removed and
-    ``path`` is left as it was.
-    """
-    folder, name = os.path.split(path)
-    temp = tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
-    target = temp if directory else os.path.join(temp, name)
-    try:
-        yield target
-        if directory and os.path.isdir(path):
-            backup = tempfile.mkdtemp(prefix=f".{name}.", suffix=".old", dir=folder)
-            os.replace(path, os.path.join(backup, name))
-            os.replace(target, path)
-            shutil.rmtree(backup)
-        else:
-            os.replace(target, path)
-    finally:
-        shutil.rmtree(temp, ignore_errors=True)
 
 
 # --- inputs ----------------------------------------------------------------
@@ -231,8 +188,8 @@ def to_saved_model(model: keras.Model, path: Any, *, overwrite: bool = False) ->
     """
     if not isinstance(model, keras.Model):
         raise TypeError(f"`model` must be a keras.Model; received {type(model).__name__}.")
-    path = _check_output(path, overwrite)
-    with _atomic_target(path, directory=True) as target:
+    path = check_output_path(path, overwrite)
+    with atomic_target(path, directory=True) as target:
         os.rmdir(target)
         model.export(target, format="tf_saved_model", verbose=False)
     return path
@@ -305,7 +262,7 @@ def to_tflite(
     check_bool("int8_io", int8_io)
     check_bool("progress", progress)
     shape = _input_shape(model, input_size)
-    path = _check_output(path, overwrite, suffix=".tflite")
+    path = check_output_path(path, overwrite, suffix=".tflite")
     calibration = None
     if quantization == "int8":
         calibration = _calibration_samples(representative_data, shape, num_calibration)
@@ -323,7 +280,7 @@ def to_tflite(
     import tensorflow as tf
 
     options = _converter_options(quantization, calibration, int8_io)
-    with _atomic_target(path) as target:
+    with atomic_target(path) as target:
         model.export(
             target,
             format="litert",
@@ -354,26 +311,42 @@ def _with_progress(
     return generator
 
 
-def to_onnx(model: keras.Model, path: Any, *, overwrite: bool = False) -> str:
-    """Write an ONNX file with Keras' ``model.export(format="onnx")``.
+def to_onnx(
+    model: keras.Model, path: Any, input_size: Any = None, *, overwrite: bool = False
+) -> str:
+    """Write an ONNX file (dynamic batch) with Keras' ``model.export(format="onnx")``.
 
-    Needs the ``tf2onnx`` and ``onnx`` packages; without them an ``ImportError``
-    names what to install.
+    Needs the ``tf2onnx`` and ``onnx`` packages (``pip install
+    keras-lightnets[onnx]``); without them an ``ImportError`` names what to install.
+
+    Args:
+        model: a single-input Keras model.
+        path: output file ending in ``.onnx`` (its folder must exist).
+        input_size: ``(height, width)`` or an int (>= 32); required when the
+            model has ``None`` spatial dimensions.
+        overwrite: replace an existing file.
 
     Example:
         >>> to_onnx(model, "model.onnx")  # doctest: +SKIP
     """
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"`model` must be a keras.Model; received {type(model).__name__}.")
+    shape = _input_shape(model, input_size)
     missing = [name for name in ("tf2onnx", "onnx") if importlib.util.find_spec(name) is None]
     if missing:
         raise ImportError(
             f"ONNX export needs the package(s) {', '.join(missing)}: "
             f"pip install {' '.join(missing)}"
         )
-    path = _check_output(path, overwrite, suffix=".onnx")
-    with _atomic_target(path) as target:
-        model.export(target, format="onnx", verbose=False)
+    path = check_output_path(path, overwrite, suffix=".onnx")
+    import tensorflow as tf
+
+    model(np.zeros(shape, np.float32), training=False)  # Keras' ONNX export needs a called model
+    with atomic_target(path) as target:
+        model.export(
+            target,
+            format="onnx",
+            input_signature=[tf.TensorSpec((None, *shape[1:]), tf.float32, name="image")],
+            verbose=False,
+        )
     return path
 
 

@@ -32,3 +32,80 @@ def test_list_prints_every_model(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert "mobilenet_v2_035" in out and "1,691,208" in out
+
+
+def test_export_tflite_prints_report(tmp_path, capsys):
+    output = tmp_path / "small.tflite"
+    assert main(["export", "mobilenet_v3_small", "--input-size", "64", "--output", str(output)]) == 0
+    out = capsys.readouterr().out
+    assert output.exists() and "HARD_SWISH" in out and "relative" in out
+    # An existing file is kept unless --overwrite.
+    assert main(["export", "mobilenet_v3_small", "--input-size", "64", "--output", str(output)]) == 2
+    assert "overwrite" in capsys.readouterr().err
+
+
+def test_export_int8_with_npy_calibration_and_weights(tmp_path, capsys):
+    import numpy as np
+
+    from keras_lightnets import ShuffleNetV2
+
+    weights = tmp_path / "w.weights.h5"
+    ShuffleNetV2(scale=0.5, input_shape=(64, 64, 3), classes=10).save_weights(weights)
+    calibration = tmp_path / "calibration.npy"
+    np.save(calibration, np.random.default_rng(0).uniform(-1, 1, (12, 64, 64, 3)).astype("float32"))
+    output = tmp_path / "int8.tflite"
+    code = main([
+        "export", "shufflenet_v2_x0_5", "--input-size", "64", "--classes", "10", "--weights", str(weights),
+        "--output", str(output), "--quantization", "int8", "--calibration", str(calibration),
+        "--num-calibration", "12",
+    ])
+    assert code == 0, capsys.readouterr().err
+    assert "quantization:  int8" in capsys.readouterr().out
+
+
+def test_export_int8_without_calibration_exits_2(tmp_path, capsys):
+    code = main(["export", "mobilenet_v2", "--output", str(tmp_path / "m.tflite"), "--quantization", "int8"])
+    assert code == 2 and "--calibration" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_saved_model(tmp_path, capsys):
+    output = tmp_path / "saved"
+    assert main(["export", "mobilenet_v1_025", "--input-size", "64", "--format", "saved_model", "--output", str(output)]) == 0
+    assert (output / "saved_model.pb").exists()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["export", "mobilenet_v2", "--output", "x.tflite", "--quantization", "int4"],
+     ["export", "mobilenet_v2", "--output", "x.tflite", "--format", "coreml"],
+     ["bench", "mobilenet_v2", "--runs", "0"]],
+)
+def test_bad_choices_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+
+
+def test_bench_prints_latencies(capsys):
+    assert main(["bench", "mobilenet_v3_small", "--input-size", "64", "--runs", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "Keras (tf.function)" in out and "TFLite float32" in out
+
+
+def test_summary_plot(tmp_path, capsys, monkeypatch):
+    import shutil
+
+    import keras
+
+    output = tmp_path / "diagram.png"
+    if shutil.which("dot") is None:
+        # Without graphviz the command must say what is missing, exit 2, write nothing.
+        assert main(["summary", "mobilenet_v3_small", "--input-size", "64", "--plot", str(output)]) == 2
+        assert "graphviz" in capsys.readouterr().err.lower()
+        assert list(tmp_path.iterdir()) == []
+        # And with a working plotter the diagram lands at the requested path.
+        monkeypatch.setattr(keras.utils, "plot_model", lambda model, to_file, **kw: open(to_file, "wb").write(b"\x89PNG"))
+        monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/dot")
+    assert main(["summary", "mobilenet_v3_small", "--input-size", "64", "--plot", str(output)]) == 0
+    assert output.read_bytes()[:4] == b"\x89PNG"

@@ -1,0 +1,271 @@
+"""Export: SavedModel and TFLite per family and per quantization, files, bad input."""
+
+from __future__ import annotations
+
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_lightnets import (
+    MobileNetV1,
+    MobileNetV2,
+    MobileNetV3Large,
+    MobileNetV3Small,
+    ShuffleNetV1,
+    ShuffleNetV2,
+)
+from keras_lightnets.export import (
+    compare,
+    run_tflite,
+    tflite_ops,
+    to_onnx,
+    to_saved_model,
+    to_tflite,
+)
+from tests.helpers import realistic_weights
+
+FAMILIES = [
+    (MobileNetV1, dict(alpha=0.5)),
+    (MobileNetV2, dict(alpha=0.5)),
+    (MobileNetV3Large, dict(alpha=0.75)),
+    (MobileNetV3Small, dict()),
+    (ShuffleNetV1, dict(groups=3, scale=0.5)),
+    (ShuffleNetV2, dict(scale=0.5)),
+]
+IDS = ["v1", "v2", "v3_large", "v3_small", "shufflenet_v1", "shufflenet_v2"]
+NOT_BUILTIN = ("CUSTOM", "DELEGATE")
+
+
+def _images(model, count, seed=0):
+    rng = np.random.default_rng(seed)
+    raw = any(isinstance(l, keras.layers.Rescaling) for l in model.layers)
+    low, high = (0.0, 255.0) if raw else (-1.0, 1.0)
+    return rng.uniform(low, high, (count, *model.input_shape[1:])).astype("float32")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """Real images: scikit-learn's handwritten digits as 32x32 RGB in [0, 255]."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    data = load_digits()
+    images = tf.image.resize(data.images[..., None].astype("float32") * (255 / 16), (32, 32)).numpy()
+    images = np.repeat(images, 3, axis=-1)
+    return train_test_split(images, data.target, test_size=0.25, stratify=data.target, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def trained_small(digits):
+    """MobileNetV3-Small trained on the digits (~45 s on 2 cores)."""
+    x_train, x_test, y_train, y_test = digits
+    keras.utils.set_random_seed(0)
+    model = MobileNetV3Small(input_shape=(32, 32, 3), classes=10, bn_momentum=0.9)
+    epochs, batch = 12, 64
+    steps = int(np.ceil(len(x_train) / batch)) * epochs
+    schedule = keras.optimizers.schedules.CosineDecay(
+        0.0, steps, warmup_target=3e-3, warmup_steps=steps // 10
+    )
+    model.compile(
+        optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    model.fit(x_train, y_train, batch_size=batch, epochs=epochs, verbose=0)
+    accuracy = model.evaluate(x_test, y_test, verbose=0)[1]
+    assert accuracy >= 0.9, accuracy
+    return model
+
+
+@pytest.mark.parametrize("build, kwargs", FAMILIES, ids=IDS)
+def test_float32_tflite_is_builtin_exact_and_lean(build, kwargs, tmp_path):
+    model = build(input_shape=(96, 96, 3), **kwargs)
+    realistic_weights(model)
+    x = _images(model, 4)
+    report = to_tflite(model, tmp_path / "m.tflite", check_data=x)
+    ops = report.ops
+    assert ops == tflite_ops(report.path)
+    assert not any(name.startswith("Flex") or name in NOT_BUILTIN for name in ops), ops
+    assert "PAD" not in ops and "PADV2" not in ops, ops
+    assert "SHAPE" not in ops and "PACK" not in ops, ops  # batch-1 signature folds shapes
+    if build in (MobileNetV3Large, MobileNetV3Small):
+        assert ops["HARD_SWISH"] == sum(isinstance(l, keras.layers.Layer) and type(l).__name__ == "HardSwish" for l in model.layers)
+    assert report.comparison.relative_error <= 1e-4
+    assert report.size_bytes == os.path.getsize(report.path)
+    assert report.input_shape == (1, 96, 96, 3)
+
+
+def test_channel_shuffle_transposes_are_rank_3(tmp_path):
+    from ai_edge_litert.interpreter import Interpreter
+
+    path = to_tflite(ShuffleNetV2(scale=0.5, input_shape=(64, 64, 3)), tmp_path / "s.tflite").path
+    interpreter = Interpreter(model_path=path)
+    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    ranks = [
+        len(tensors[op["inputs"][0]]["shape"])
+        for op in interpreter._get_ops_details()
+        if op["op_name"] == "TRANSPOSE"
+    ]
+    assert ranks and max(ranks) <= 4
+
+
+@pytest.mark.parametrize("quantization, minimum_cosine", [("float16", 0.99), ("dynamic", 0.99), ("int8", 0.98)])
+def test_quantized_accuracy_on_real_images(quantization, minimum_cosine, trained_small, digits, tmp_path):
+    x_train, x_test, _, y_test = digits
+    report = to_tflite(
+        trained_small,
+        tmp_path / f"{quantization}.tflite",
+        quantization,
+        representative_data=x_train,
+        num_calibration=100,
+        check_data=x_test[:200],
+    )
+    assert report.comparison.cosine >= minimum_cosine, report.summary()
+    assert report.comparison.top1_agreement >= 0.97, report.summary()
+    keras_accuracy = np.mean(trained_small.predict(x_test, verbose=0).argmax(-1) == y_test)
+    tflite_accuracy = np.mean(run_tflite(report.path, x_test).argmax(-1) == y_test)
+    assert keras_accuracy - tflite_accuracy <= 0.02, (keras_accuracy, tflite_accuracy)
+    float32_size = to_tflite(trained_small, tmp_path / "f32.tflite").size_bytes
+    assert report.size_bytes < 0.6 * float32_size
+
+
+def test_int8_with_int8_io_and_dataset_calibration(trained_small, digits, tmp_path):
+    x_train, x_test, y_train, _ = digits
+    dataset = tf.data.Dataset.from_tensor_slices((x_train, y_train)).batch(16)
+    report = to_tflite(
+        trained_small, tmp_path / "io.tflite", "int8", dataset, num_calibration=64, int8_io=True
+    )
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=report.path)
+    assert interpreter.get_input_details()[0]["dtype"] == np.int8
+    assert interpreter.get_output_details()[0]["dtype"] == np.int8
+    result = compare(trained_small, report.path, x_test[:100])
+    assert result.cosine >= 0.98 and result.top1_agreement >= 0.95
+
+
+def test_calibration_from_a_generator(tmp_path, digits):
+    x_train = digits[0]
+    model = MobileNetV3Small(input_shape=(32, 32, 3), classes=10)
+
+    def batches():
+        for start in range(0, 40, 8):
+            yield x_train[start:start + 8]
+
+    report = to_tflite(model, tmp_path / "g.tflite", "int8", batches, num_calibration=40)
+    assert report.ops.get("QUANTIZE") == 1
+
+
+def test_saved_model_serve_signature_equals_keras(tmp_path):
+    model = MobileNetV3Small(input_shape=(64, 64, 3), classes=7)
+    realistic_weights(model)
+    path = to_saved_model(model, tmp_path / "saved")
+    x = _images(model, 3)
+    served = tf.saved_model.load(path).signatures["serve"]
+    output = list(served(tf.constant(x)).values())[0].numpy()
+    np.testing.assert_allclose(output, model(x).numpy(), rtol=1e-5, atol=1e-5)
+    with pytest.raises(FileExistsError, match="overwrite"):
+        to_saved_model(model, path)
+    assert to_saved_model(model, path, overwrite=True) == path
+    assert sorted(os.listdir(tmp_path)) == ["saved"]  # no stray temporaries
+
+
+def test_dynamic_model_needs_input_size(tmp_path):
+    model = MobileNetV3Small(input_shape=(None, None, 3), include_top=False)
+    with pytest.raises(ValueError, match="input_size"):
+        to_tflite(model, tmp_path / "d.tflite")
+    report = to_tflite(model, tmp_path / "d.tflite", input_size=64)
+    assert report.input_shape == (1, 64, 64, 3)
+    assert os.listdir(tmp_path) == ["d.tflite"]
+
+
+def test_run_tflite_loops_over_batch(tmp_path):
+    model = ShuffleNetV2(scale=0.5, input_shape=(64, 64, 3), classes=5)
+    path = to_tflite(model, tmp_path / "b.tflite").path
+    x = _images(model, 5)
+    np.testing.assert_allclose(run_tflite(path, x), model(x).numpy(), rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="shape"):
+        run_tflite(path, x[:, :32])
+
+
+def test_existing_file_is_kept_and_failure_leaves_nothing(tmp_path, monkeypatch):
+    model = MobileNetV3Small(input_shape=(32, 32, 3))
+    target = tmp_path / "m.tflite"
+    target.write_bytes(b"old")
+    with pytest.raises(FileExistsError):
+        to_tflite(model, target)
+
+    def broken_export(*args, **kwargs):
+        with open(args[0], "wb") as handle:  # half-written, then the conversion fails
+            handle.write(b"partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(model, "export", broken_export)
+    with pytest.raises(KeyboardInterrupt):
+        to_tflite(model, target, overwrite=True)
+    assert target.read_bytes() == b"old"
+    assert os.listdir(tmp_path) == ["m.tflite"]
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, pattern",
+    [
+        (dict(quantization="int4"), ValueError, r"`quantization`.*int4"),
+        (dict(quantization="INT8"), ValueError, r"`quantization`"),
+        (dict(quantization="int8"), ValueError, r"`representative_data` is required"),
+        (dict(quantization="int8", representative_data=np.zeros((4, 16, 16, 3))), ValueError, r"shape \(32, 32, 3\)"),
+        (dict(quantization="int8", representative_data=np.array([["a"] * 3] * 32 * 32).reshape(1, 32, 32, 3)), ValueError, "numeric"),
+        (dict(quantization="int8", representative_data=np.zeros((0, 32, 32, 3))), ValueError, "empty"),
+        (dict(quantization="int8", representative_data=5), TypeError, "representative_data"),
+        (dict(num_calibration=0), ValueError, "num_calibration"),
+        (dict(int8_io=True), ValueError, "int8_io"),
+        (dict(input_size=16), ValueError, "input_size"),
+        (dict(input_size=(64, 64)), ValueError, "input_size"),
+    ],
+)
+def test_bad_tflite_arguments_leave_no_file(kwargs, error, pattern, tmp_path):
+    model = MobileNetV3Small(input_shape=(32, 32, 3))
+    with pytest.raises(error, match=pattern):
+        to_tflite(model, tmp_path / "bad.tflite", **kwargs)
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    "path, pattern",
+    [("missing_folder/m.tflite", "does not exist"), ("m.onnx", r"\.tflite")],
+)
+def test_bad_output_paths(path, pattern, tmp_path):
+    with pytest.raises(ValueError, match=pattern):
+        to_tflite(MobileNetV3Small(input_shape=(32, 32, 3)), tmp_path / path)
+
+
+def test_unwritable_folder(tmp_path, monkeypatch):
+    # Tests may run as root, which ignores permission bits: answer as the OS would
+    # for a read-only folder.
+    folder = str(tmp_path)
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if str(p) == folder else real_access(p, mode))
+    with pytest.raises(ValueError, match="not writable"):
+        to_tflite(MobileNetV3Small(input_shape=(32, 32, 3)), tmp_path / "m.tflite")
+
+
+def test_onnx_export_equals_keras(tmp_path):
+    import onnxruntime
+    model = MobileNetV3Small(input_shape=(64, 64, 3), classes=5)
+    path = to_onnx(model, tmp_path / "m.onnx")
+    session = onnxruntime.InferenceSession(path)
+    x = _images(model, 3)
+    output = session.run(None, {session.get_inputs()[0].name: x})[0]
+    np.testing.assert_allclose(output, model(x).numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_onnx_missing_dependency_is_named(tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tf2onnx" else real(name, *a))
+    with pytest.raises(ImportError, match="tf2onnx"):
+        to_onnx(MobileNetV3Small(input_shape=(32, 32, 3)), tmp_path / "m.onnx")
