@@ -8,6 +8,7 @@ Example:
 """
 
 from keras_lightnets import blocks, layers
+from keras_lightnets.features import backbone, feature_info
 from keras_lightnets.macs import count_macs
 from keras_lightnets.models import (
     MobileNetV1,
@@ -28,9 +29,11 @@ __all__ = [
     "MobileNetV3Small",
     "ShuffleNetV1",
     "ShuffleNetV2",
+    "backbone",
     "blocks",
     "count_macs",
     "create_model",
+    "feature_info",
     "layers",
     "list_models",
 ]

@@ -299,6 +299,7 @@ def bottleneck(
     *,
     se: bool = False,
     activation: str = "relu6",
+    dilation_rate: int = 1,
     batch_norm: bool = True,
     bn_momentum: float = 0.999,
     bn_epsilon: float = 1e-3,
@@ -319,6 +320,8 @@ def bottleneck(
         strides: depthwise stride (>= 1).
         se: add squeeze-and-excitation after the depthwise activation.
         activation: ``"relu"``, ``"relu6"`` or ``"hard_swish"``.
+        dilation_rate: dilation (>= 1) of the depthwise conv (stride 1 only);
+            used for ``output_stride`` 16 / 8.
         batch_norm: use BatchNorm (when False the convs get biases).
         bn_momentum, bn_epsilon: as in :func:`conv_block`.
         name: prefix (``name_expand``, ``name_depthwise``, ``name_se_*``,
@@ -343,6 +346,7 @@ def bottleneck(
         kernel_size,
         strides,
         depthwise=True,
+        dilation_rate=dilation_rate,
         activation=activation,
         name=f"{name}_depthwise",
         **norm,

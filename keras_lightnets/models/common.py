@@ -21,6 +21,8 @@ from keras_lightnets.validation import (
 )
 
 __all__ = [
+    "FEATURE_REDUCTIONS",
+    "StrideTracker",
     "build_input",
     "conv_classifier",
     "dense_classifier",
@@ -31,6 +33,8 @@ __all__ = [
 
 MIN_SIZE = 32
 POOLING_CHOICES = (None, "avg", "max")
+FEATURE_REDUCTIONS = (2, 4, 8, 16, 32)  # out_indices 0..4
+OUTPUT_STRIDES = (8, 16, 32)
 WEIGHTS_SUFFIXES = (".weights.h5", ".h5", ".keras")
 
 
@@ -112,6 +116,9 @@ def validate_model_args(
     bn_epsilon: Any,
     name: Any,
     default_shape: tuple[int | None, int | None, int],
+    features_only: Any = False,
+    out_indices: Any = None,
+    output_stride: Any = 32,
 ) -> dict[str, Any]:
     """Check the arguments shared by every model; return the normalized values.
 
@@ -137,6 +144,14 @@ def validate_model_args(
         raise TypeError(f"`name` must be a str or None; received {name!r}.")
     classifier_activation = _check_classifier_activation(classifier_activation)
     weights = _check_weights(weights)
+    check_bool("features_only", features_only)
+    output_stride = check_choice("output_stride", check_int("output_stride", output_stride), OUTPUT_STRIDES)
+    out_indices = _check_out_indices(out_indices, output_stride)
+    if features_only and (include_top or pooling is not None):
+        raise ValueError(
+            "`features_only=True` returns feature maps: it needs include_top=False and "
+            f"pooling=None; received include_top={include_top!r}, pooling={pooling!r}."
+        )
     if input_tensor is not None:
         if not isinstance(input_tensor, keras.KerasTensor):
             raise TypeError(
@@ -171,7 +186,75 @@ def validate_model_args(
         bn_momentum=bn_momentum,
         bn_epsilon=bn_epsilon,
         name=name,
+        features_only=features_only,
+        out_indices=out_indices,
+        output_stride=output_stride,
     )
+
+
+def _check_out_indices(out_indices: Any, output_stride: int) -> tuple[int, ...]:
+    reachable = tuple(i for i, r in enumerate(FEATURE_REDUCTIONS) if r <= output_stride)
+    if out_indices is None:
+        return reachable
+    if not isinstance(out_indices, (tuple, list)) or not out_indices:
+        raise ValueError(
+            "`out_indices` must be a non-empty tuple of indices into the reductions "
+            f"{FEATURE_REDUCTIONS} (0..4); received {out_indices!r}."
+        )
+    indices = tuple(check_int("out_indices", i, low=0, high=len(FEATURE_REDUCTIONS) - 1) for i in out_indices)
+    if list(indices) != sorted(set(indices)):
+        raise ValueError(f"`out_indices` must be sorted and unique; received {out_indices!r}.")
+    if indices[-1] not in reachable:
+        raise ValueError(
+            f"`out_indices` {indices} asks for reduction {FEATURE_REDUCTIONS[indices[-1]]}, beyond "
+            f"output_stride={output_stride}; allowed indices: {reachable}."
+        )
+    return indices
+
+
+class StrideTracker:
+    """Walks strides for a model: dilation for ``output_stride`` and feature taps.
+
+    ``step(stride)`` returns the ``(stride, dilation_rate)`` a layer should use:
+    once the reduction reaches ``output_stride`` strides become 1 and later
+    layers are dilated instead (the TF-slim / DeepLab rule: the layer whose
+    stride is removed keeps the current rate, the ones after it get
+    ``rate * stride``). ``tap(x)`` records ``x`` as a feature map at the
+    current reduction.
+    """
+
+    def __init__(self, output_stride: int = 32) -> None:
+        self.output_stride = output_stride
+        self.reduction = 1
+        self.rate = 1
+        self.taps: list[tuple[int, Any]] = []
+
+    def step(self, stride: int) -> tuple[int, int]:
+        if self.reduction == self.output_stride:
+            rate = self.rate
+            self.rate *= stride
+            return 1, rate
+        self.reduction *= stride
+        return stride, 1
+
+    def tap(self, x: Any) -> Any:
+        self.taps.append((self.reduction, x))
+        return x
+
+    def features(self, out_indices: tuple[int, ...]) -> list[Any]:
+        """The last tapped map at each reduction named by ``out_indices``."""
+        last: dict[int, Any] = {}
+        for reduction, x in self.taps:
+            last[reduction] = x
+        wanted = [FEATURE_REDUCTIONS[i] for i in out_indices]
+        missing = [r for r in wanted if r not in last]
+        if missing:
+            raise ValueError(
+                f"`out_indices` {out_indices} asks for reductions {missing} that this model "
+                f"does not reach (it reaches {sorted(last)}); lower `out_indices` or raise "
+                "`output_stride`."
+            )
+        return [last[r] for r in wanted]
 
 
 def build_input(args: dict[str, Any]) -> tuple[Any, Any]:
@@ -202,11 +285,25 @@ def finish_model(
     outputs: Any,
     args: dict[str, Any],
     default_name: str,
+    tracker: StrideTracker | None = None,
 ) -> keras.Model:
-    """Wrap the graph in a functional ``keras.Model`` and load ``weights``."""
-    model = keras.Model(inputs, outputs, name=args["name"] or default_name)
+    """Wrap the graph in a functional ``keras.Model`` and load ``weights``.
+
+    With ``features_only`` the outputs are the tapped feature maps of
+    ``tracker`` (the weights file is loaded into the full ``include_top=False``
+    graph first, so a no-top weights file serves both) and the model gets a
+    ``feature_info`` attribute, recomputable from a saved copy with
+    :func:`keras_lightnets.feature_info`.
+    """
+    name = args["name"] or default_name
+    model = keras.Model(inputs, outputs, name=name)
     if args["weights"] is not None:
         model.load_weights(args["weights"])
+    if args["features_only"]:
+        from keras_lightnets.features import feature_info
+
+        model = keras.Model(inputs, tracker.features(args["out_indices"]), name=name)
+        model.feature_info = feature_info(model)
     return model
 
 

@@ -8,6 +8,7 @@ import keras
 
 from keras_lightnets.blocks import conv_block, depthwise_separable
 from keras_lightnets.models.common import (
+    StrideTracker,
     build_input,
     conv_classifier,
     finish_model,
@@ -61,6 +62,8 @@ def MobileNetV1(
     include_preprocessing: bool = False,
     bn_momentum: float = 0.99,
     bn_epsilon: float = 1e-3,
+    features_only: bool = False,
+    out_indices: tuple[int, ...] | None = None,
     name: str | None = None,
 ) -> keras.Model:
     """MobileNetV1, layer for layer ``keras.applications.MobileNet``.
@@ -87,6 +90,11 @@ def MobileNetV1(
             (``keras.applications.mobilenet.preprocess_input`` does the same).
         bn_momentum: BatchNorm momentum in (0, 1).
         bn_epsilon: BatchNorm epsilon (> 0).
+        features_only: return the feature maps (needs include_top=False):
+            the last map at each reduction in ``out_indices``; the model gets a
+            ``feature_info`` attribute.
+        out_indices: sorted indices into the reductions (2, 4, 8, 16, 32);
+            default: every reduction up to ``output_stride``.
         name: model name.
 
     Example:
@@ -108,25 +116,30 @@ def MobileNetV1(
         bn_momentum=bn_momentum,
         bn_epsilon=bn_epsilon,
         name=name,
+        features_only=features_only,
+        out_indices=out_indices,
         default_shape=(224, 224, 3) if include_top is True else (None, None, 3),
     )
     depth_multiplier = check_int("depth_multiplier", depth_multiplier, low=1)
     norm = dict(bn_momentum=args["bn_momentum"], bn_epsilon=args["bn_epsilon"])
 
+    tracker = StrideTracker()
     inputs, x = build_input(args)
-    x = conv_block(x, int(STEM_FILTERS * alpha), 3, 2, activation="relu6", name="stem", **norm)
+    x = conv_block(x, int(STEM_FILTERS * alpha), 3, tracker.step(2)[0], activation="relu6", name="stem", **norm)
+    tracker.tap(x)
     for index, block in enumerate(MOBILENET_V1_BLOCKS, start=1):
         x = depthwise_separable(
             x,
             int(block.filters * alpha),
-            block.strides,
+            tracker.step(block.strides)[0],
             depth_multiplier=depth_multiplier,
             activation="relu6",
             name=f"block_{index}",
             **norm,
         )
+        tracker.tap(x)
     if args["include_top"]:
         x = conv_classifier(x, args)
     else:
         x = pool_features(x, args["pooling"])
-    return finish_model(inputs, x, args, f"mobilenet_v1_{alpha:.2f}")
+    return finish_model(inputs, x, args, f"mobilenet_v1_{alpha:.2f}", tracker)

@@ -8,6 +8,7 @@ import keras
 
 from keras_lightnets.blocks import bottleneck, conv_block, make_divisible
 from keras_lightnets.models.common import (
+    StrideTracker,
     build_input,
     dense_classifier,
     finish_model,
@@ -57,6 +58,9 @@ def MobileNetV2(
     activation: str = "relu6",
     bn_momentum: float = 0.999,
     bn_epsilon: float = 1e-3,
+    features_only: bool = False,
+    out_indices: tuple[int, ...] | None = None,
+    output_stride: int = 32,
     name: str | None = None,
 ) -> keras.Model:
     """MobileNetV2, layer for layer ``keras.applications.MobileNetV2``.
@@ -87,6 +91,13 @@ def MobileNetV2(
             ReLU6).
         bn_momentum: BatchNorm momentum in (0, 1).
         bn_epsilon: BatchNorm epsilon (> 0).
+        features_only: return the feature maps (needs include_top=False):
+            the last map at each reduction in ``out_indices``; the model gets a
+            ``feature_info`` attribute.
+        out_indices: sorted indices into the reductions (2, 4, 8, 16, 32);
+            default: every reduction up to ``output_stride``.
+        output_stride: 32, 16 or 8: the strides after that reduction become 1
+            and later depthwise convs are dilated (DeepLab); weights unchanged.
         name: model name.
 
     Example:
@@ -108,6 +119,9 @@ def MobileNetV2(
         bn_momentum=bn_momentum,
         bn_epsilon=bn_epsilon,
         name=name,
+        features_only=features_only,
+        out_indices=out_indices,
+        output_stride=output_stride,
         default_shape=(224, 224, 3) if include_top is True else (None, None, 3),
     )
     check_bool("use_batch_norm", use_batch_norm)
@@ -118,29 +132,34 @@ def MobileNetV2(
         bn_epsilon=args["bn_epsilon"],
     )
 
+    tracker = StrideTracker(args["output_stride"])
     inputs, x = build_input(args)
     x = conv_block(
-        x, make_divisible(STEM_FILTERS * alpha), 3, 2, activation=activation, name="stem", **norm
+        x, make_divisible(STEM_FILTERS * alpha), 3, tracker.step(2)[0], activation=activation, name="stem", **norm
     )
+    tracker.tap(x)
     index = 0
     for stage in MOBILENET_V2_STAGES:
         filters = make_divisible(int(stage.filters * alpha))
         for repeat in range(stage.repeats):
+            strides, rate = tracker.step(stage.strides if repeat == 0 else 1)
             x = bottleneck(
                 x,
                 filters,
                 stage.expansion * x.shape[-1],
                 3,
-                stage.strides if repeat == 0 else 1,
+                strides,
+                dilation_rate=rate,
                 activation=activation,
                 name=f"block_{index}",
                 **norm,
             )
+            tracker.tap(x)
             index += 1
     head = make_divisible(HEAD_FILTERS * alpha) if alpha > 1.0 else HEAD_FILTERS
-    x = conv_block(x, head, 1, activation=activation, name="head_conv", **norm)
+    x = tracker.tap(conv_block(x, head, 1, activation=activation, name="head_conv", **norm))
     if args["include_top"]:
         x = dense_classifier(x, args)
     else:
         x = pool_features(x, args["pooling"])
-    return finish_model(inputs, x, args, f"mobilenet_v2_{alpha:.2f}")
+    return finish_model(inputs, x, args, f"mobilenet_v2_{alpha:.2f}", tracker)

@@ -8,6 +8,7 @@ import keras
 
 from keras_lightnets.blocks import bottleneck, conv_block, make_divisible
 from keras_lightnets.models.common import (
+    StrideTracker,
     build_input,
     conv_classifier,
     finish_model,
@@ -95,6 +96,9 @@ def _mobilenet_v3(
     include_preprocessing: Any,
     bn_momentum: Any,
     bn_epsilon: Any,
+    features_only: Any,
+    out_indices: Any,
+    output_stride: Any,
     name: Any,
 ) -> keras.Model:
     """Walk a V3 block table (shared by Large and Small)."""
@@ -112,6 +116,9 @@ def _mobilenet_v3(
         bn_momentum=bn_momentum,
         bn_epsilon=bn_epsilon,
         name=name,
+        features_only=features_only,
+        out_indices=out_indices,
+        output_stride=output_stride,
         default_shape=(None, None, 3),
     )
     check_bool("minimalistic", minimalistic)
@@ -119,33 +126,39 @@ def _mobilenet_v3(
     # minimalistic: no SE, ReLU everywhere, 3x3 depthwise everywhere.
     head_act = RE if minimalistic else HS
 
+    tracker = StrideTracker(args["output_stride"])
     inputs, x = build_input(args)
-    x = conv_block(x, STEM_FILTERS, 3, 2, activation=head_act, name="stem", **norm)
+    x = conv_block(x, STEM_FILTERS, 3, tracker.step(2)[0], activation=head_act, name="stem", **norm)
+    tracker.tap(x)
     paper_in = STEM_FILTERS
     for index, block in enumerate(blocks):
         # The expansion is a ratio of the input channels (as in the official
         # TF-slim code and keras.applications), so widths scale consistently.
         expanded = make_divisible(x.shape[-1] * (block.expanded / paper_in))
+        strides, rate = tracker.step(block.strides)
         x = bottleneck(
             x,
             make_divisible(block.filters * alpha),
             expanded,
             3 if minimalistic else block.kernel,
-            block.strides,
+            strides,
+            dilation_rate=rate,
             se=block.se and not minimalistic,
             activation=RE if minimalistic else block.activation,
             name=f"block_{index}",
             **norm,
         )
         paper_in = block.filters
+        tracker.tap(x)
     x = conv_block(x, make_divisible(x.shape[-1] * 6), 1, activation=head_act, name="head_conv", **norm)
+    tracker.tap(x)
     if args["include_top"]:
         if alpha > 1.0:
             pre_logits = make_divisible(pre_logits * alpha)
         x = conv_classifier(x, args, hidden=pre_logits, hidden_activation=head_act)
     else:
         x = pool_features(x, args["pooling"])
-    return finish_model(inputs, x, args, default_name)
+    return finish_model(inputs, x, args, default_name, tracker)
 
 
 _V3_DOC = """MobileNetV3-{size}, layer for layer ``keras.applications.MobileNetV3{size}``.
@@ -173,6 +186,13 @@ _V3_DOC = """MobileNetV3-{size}, layer for layer ``keras.applications.MobileNetV
             (default True, as ``keras.applications``).
         bn_momentum: BatchNorm momentum in (0, 1).
         bn_epsilon: BatchNorm epsilon (> 0).
+        features_only: return the feature maps (needs include_top=False):
+            the last map at each reduction in ``out_indices``; the model gets a
+            ``feature_info`` attribute.
+        out_indices: sorted indices into the reductions (2, 4, 8, 16, 32);
+            default: every reduction up to ``output_stride``.
+        output_stride: 32, 16 or 8: the strides after that reduction become 1
+            and later depthwise convs are dilated (DeepLab); weights unchanged.
         name: model name.
 
     Example:
@@ -196,6 +216,9 @@ def MobileNetV3Large(
     include_preprocessing: bool = True,
     bn_momentum: float = 0.999,
     bn_epsilon: float = 1e-3,
+    features_only: bool = False,
+    out_indices: tuple[int, ...] | None = None,
+    output_stride: int = 32,
     name: str | None = "MobileNetV3Large",
 ) -> keras.Model:
     return _mobilenet_v3(
@@ -217,6 +240,9 @@ def MobileNetV3Small(
     include_preprocessing: bool = True,
     bn_momentum: float = 0.999,
     bn_epsilon: float = 1e-3,
+    features_only: bool = False,
+    out_indices: tuple[int, ...] | None = None,
+    output_stride: int = 32,
     name: str | None = "MobileNetV3Small",
 ) -> keras.Model:
     return _mobilenet_v3(

@@ -9,6 +9,7 @@ from keras import layers
 
 from keras_lightnets.blocks import conv_block, make_divisible, shuffle_unit
 from keras_lightnets.models.common import (
+    StrideTracker,
     build_input,
     dense_classifier,
     finish_model,
@@ -49,6 +50,8 @@ def ShuffleNetV1(
     dropout: float = 0.0,
     bn_momentum: float = 0.9,
     bn_epsilon: float = 1e-5,
+    features_only: bool = False,
+    out_indices: tuple[int, ...] | None = None,
     name: str | None = None,
 ) -> keras.Model:
     """ShuffleNetV1 ``scale``x with ``groups`` groups, as the paper and the megvii reference.
@@ -76,6 +79,11 @@ def ShuffleNetV1(
         dropout: dropout before the classifier, in [0, 1).
         bn_momentum: BatchNorm momentum in (0, 1) (default: PyTorch's 0.1).
         bn_epsilon: BatchNorm epsilon (> 0) (default: PyTorch's 1e-5).
+        features_only: return the feature maps (needs include_top=False):
+            the last map at each reduction in ``out_indices``; the model gets a
+            ``feature_info`` attribute.
+        out_indices: sorted indices into the reductions (2, 4, 8, 16, 32);
+            default: every reduction up to ``output_stride``.
         name: model name.
 
     Example:
@@ -98,13 +106,20 @@ def ShuffleNetV1(
         bn_momentum=bn_momentum,
         bn_epsilon=bn_epsilon,
         name=name,
+        features_only=features_only,
+        out_indices=out_indices,
         default_shape=(224, 224, 3) if include_top is True else (None, None, 3),
     )
     norm = dict(bn_momentum=args["bn_momentum"], bn_epsilon=args["bn_epsilon"])
 
+    tracker = StrideTracker()
     inputs, x = build_input(args)
     x = conv_block(x, make_divisible(STEM_FILTERS[scale], groups), 3, 2, activation="relu", name="stem", **norm)
+    tracker.step(2)
+    tracker.tap(x)
     x = layers.MaxPooling2D(3, 2, padding="same", name="stem_pool")(x)
+    tracker.step(2)
+    tracker.tap(x)
     for stage, (channels, repeats) in enumerate(zip(SHUFFLENET_V1_CHANNELS[groups], STAGE_REPEATS), start=2):
         out_channels = make_divisible(channels * scale, 4 * groups)
         for unit in range(repeats):
@@ -117,8 +132,10 @@ def ShuffleNetV1(
                 name=f"stage{stage}_unit{unit + 1}",
                 **norm,
             )
+            tracker.step(2 if unit == 0 else 1)
+            tracker.tap(x)
     if args["include_top"]:
         x = dense_classifier(x, args)
     else:
         x = pool_features(x, args["pooling"])
-    return finish_model(inputs, x, args, f"shufflenet_v1_g{groups}_{scale:.2f}")
+    return finish_model(inputs, x, args, f"shufflenet_v1_g{groups}_{scale:.2f}", tracker)
