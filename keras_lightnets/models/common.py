@@ -329,7 +329,8 @@ def conv_classifier(
         x = layers.Dropout(args["dropout"], name="dropout")(x)
     x = layers.Conv2D(args["classes"], 1, use_bias=True, name="logits")(x)
     x = layers.Flatten(name="flatten")(x)
-    return layers.Activation(args["classifier_activation"], name="predictions")(x)
+    # float32 output also under a mixed-precision policy.
+    return layers.Activation(args["classifier_activation"], dtype="float32", name="predictions")(x)
 
 
 
@@ -342,6 +343,6 @@ def dense_classifier(x: Any, args: dict[str, Any]) -> Any:
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
     if args["dropout"] > 0:
         x = layers.Dropout(args["dropout"], name="dropout")(x)
-    return layers.Dense(
-        args["classes"], activation=args["classifier_activation"], name="predictions"
+    return layers.Dense(  # float32 output also under a mixed-precision policy
+        args["classes"], activation=args["classifier_activation"], dtype="float32", name="predictions"
     )(x)
