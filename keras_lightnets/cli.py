@@ -1,7 +1,7 @@
-"""``keras-lightnets`` command line: ``list``, ``summary``, ``export``, ``bench``.
+"""``keras-lightnets`` command line: ``list``, ``summary``, ``export``, ``bench``, ``train``.
 
-Exit codes: 0 success, 2 bad arguments or a missing optional dependency (one
-line on stderr).
+Exit codes: 0 success, 1 training stopped on a NaN/inf loss, 2 bad arguments
+or a missing optional dependency (one line on stderr).
 """
 
 from __future__ import annotations
@@ -66,6 +66,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--int8-io", action="store_true", help="int8 input and output tensors too")
     export.add_argument("--overwrite", action="store_true", help="replace an existing output")
+
+    train = commands.add_parser("train", help="train on the digits or an image folder, evaluate, export")
+    train.add_argument("name", help="a registered model name (see `list`)")
+    train.add_argument("--data", default="digits", help="'digits' (embedded) or an image folder with one subfolder per class")
+    train.add_argument("--epochs", type=_int_at_least(1, "--epochs"), default=12)
+    train.add_argument("--input-size", type=_int_at_least(32, "--input-size"), default=None, help="default 32 (digits) / 224 (folder)")
+    train.add_argument("--batch-size", type=_int_at_least(1, "--batch-size"), default=64)
+    train.add_argument("--optimizer", choices=("adamw", "sgd"), default="adamw")
+    train.add_argument("--learning-rate", type=float, default=None)
+    train.add_argument("--checkpoint", help="a .keras file saved every epoch and resumed from")
+    train.add_argument("--log-dir", help="folder for log.csv and TensorBoard logs")
+    train.add_argument("--export", metavar="FILE.tflite", help="write the trained model as TFLite")
+    train.add_argument("--quantization", choices=QUANTIZATIONS, default="int8", help="for --export (default int8)")
+    train.add_argument("--overwrite", action="store_true", help="replace an existing --export file")
 
     bench = model_command("bench", "Keras and TFLite float32 latency on this machine (median)")
     bench.add_argument("--runs", type=_int_at_least(1, "--runs"), default=30, help="timed runs (>= 1)")
@@ -177,6 +191,53 @@ def _bench(model: Any, args: argparse.Namespace) -> None:
     print(f"TFLite float32:      {tflite_ms:8.2f} ms  (median of {args.runs}, {args.threads} threads)")
 
 
+def _train(args: argparse.Namespace) -> None:
+    from keras_lightnets import export
+    from keras_lightnets.files import check_output_path
+    from keras_lightnets.latency import tflite_latency
+    from keras_lightnets.train import fit, load_data
+
+    if args.export:
+        check_output_path(args.export, args.overwrite, suffix=".tflite")
+    size = args.input_size or (32 if args.data == "digits" else 224)
+    data = load_data(args.data, size, args.batch_size)
+    result = fit(
+        args.name,
+        data,
+        args.epochs,
+        optimizer=args.optimizer,
+        learning_rate=args.learning_rate,
+        checkpoint=args.checkpoint,
+        log_dir=args.log_dir,
+        verbose=2,
+    )
+    print(f"\n{args.name}: test accuracy {result.test_accuracy:.4f} after {result.epochs_run} epochs "
+          f"in {result.seconds:.0f} s ({len(data.y_test)} test images, {data.num_classes} classes)")
+    if not args.export:
+        return
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for quantization in export.QUANTIZATIONS:
+            wanted = quantization == args.quantization
+            path = args.export if wanted else os.path.join(folder, f"{quantization}.tflite")
+            report = export.to_tflite(
+                result.model,
+                path,
+                quantization,
+                representative_data=data.calibration,
+                overwrite=args.overwrite if wanted else False,
+            )
+            accuracy = float(np.mean(export.run_tflite(path, data.x_test).argmax(-1) == data.y_test))
+            latency = tflite_latency(path, runs=20) * 1e3
+            rows.append((quantization, accuracy, report.size_bytes, latency, wanted))
+    print(f"\n{'file':16s} {'accuracy':>9s} {'size':>10s} {'latency':>10s}")
+    print(f"{'Keras':16s} {result.test_accuracy:9.4f}")
+    for quantization, accuracy, size_bytes, latency, wanted in rows:
+        label = f"TFLite {quantization}" + (" *" if wanted else "")
+        print(f"{label:16s} {accuracy:9.4f} {size_bytes / 1e6:8.2f} MB {latency:7.2f} ms")
+    print(f"\n* written to {os.path.abspath(args.export)}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     args = _parser().parse_args(argv)
@@ -188,6 +249,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in list_models():
             model = create_model(name, input_shape=(224, 224, 3))
             print(f"{name:36s} {model.count_params():12,d} {count_macs(model) / 1e6:12.1f} M")
+        return 0
+    if args.command == "train":
+        from keras_lightnets.train import NonFiniteLossError
+
+        try:
+            _train(args)
+        except (ValueError, TypeError, FileExistsError, ImportError) as error:
+            print(f"keras-lightnets: error: {error}", file=sys.stderr)
+            return 2
+        except NonFiniteLossError as error:
+            print(f"keras-lightnets: training stopped: {error}", file=sys.stderr)
+            return 1
         return 0
     try:
         kwargs: dict[str, Any] = {"input_shape": (args.input_size, args.input_size, 3), "classes": args.classes}

@@ -156,6 +156,7 @@ def fit(
     mixed_precision: str | None = None,
     seed: int = 0,
     verbose: int = 1,
+    callbacks: list[keras.callbacks.Callback] | None = None,
     **model_kwargs: Any,
 ) -> TrainResult:
     """Train a model (or a registered name, built for the data) and evaluate it.
@@ -184,6 +185,7 @@ def fit(
             (needs a model name; the classifier output stays float32).
         seed: random seed (>= 0).
         verbose: 0 (silent), 1 (progress bar) or 2 (one line per epoch).
+        callbacks: extra Keras callbacks.
         **model_kwargs: passed to the model function when a name is given.
 
     Returns:
@@ -257,7 +259,7 @@ def fit(
                 )
         initial_epoch = int(model.optimizer.iterations.numpy()) // max(steps_per_epoch, 1)
         watchdog = _StopOnNonFinite()
-        callbacks: list[keras.callbacks.Callback] = [watchdog]
+        extra, callbacks = list(callbacks or []), [watchdog]
         if checkpoint is not None:
             callbacks.append(_AtomicCheckpoint(checkpoint))
         if early_stopping_patience is not None:
@@ -270,6 +272,7 @@ def fit(
             os.makedirs(log_dir, exist_ok=True)
             callbacks.append(keras.callbacks.CSVLogger(os.path.join(log_dir, "log.csv"), append=initial_epoch > 0))
             callbacks.append(keras.callbacks.TensorBoard(os.path.join(log_dir, "tensorboard"), write_graph=False))
+        callbacks.extend(extra)
         start = time.perf_counter()
         history = model.fit(
             train,

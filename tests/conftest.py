@@ -13,3 +13,19 @@ import pytest  # noqa: E402
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="session")
+def digits_data():
+    """The embedded digits at 32x32 (train pipeline augmented)."""
+    from keras_lightnets.data import digits
+
+    return digits(input_size=32, batch_size=64)
+
+
+@pytest.fixture(scope="session")
+def trained_v3_small(digits_data):
+    """MobileNetV3-Small trained on the digits with the package's recipe (~45 s)."""
+    from keras_lightnets.train import fit
+
+    return fit("mobilenet_v3_small", digits_data, epochs=12, verbose=0)

@@ -1,0 +1,165 @@
+"""Training: every family learns the digits; resume, NaN, decay, strategy, precision."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+
+from keras_lightnets.data import digits
+from keras_lightnets.train import NonFiniteLossError, fit, make_optimizer
+
+# Digits at 32x32, AdamW 3e-3 cosine with a 1-epoch warm-up, label smoothing 0.1,
+# bn_momentum 0.9, batch 32, random shift/zoom. ~40-70 s each on 2 CPU cores.
+FAMILIES = [
+    ("mobilenet_v1", 15),
+    ("mobilenet_v2", 15),
+    ("shufflenet_v1_g3_x1_0", 15),
+    ("shufflenet_v2_x1_0", 15),
+]
+
+
+@pytest.fixture(scope="module")
+def digits_32():
+    return digits(input_size=32, batch_size=32)
+
+
+@pytest.mark.parametrize("name, epochs", FAMILIES)
+def test_family_reaches_90_percent_on_digits(name, epochs, digits_32):
+    result = fit(name, digits_32, epochs=epochs, verbose=0)
+    assert result.test_accuracy >= 0.90, (name, result.test_accuracy, result.history["val_accuracy"])
+    assert result.epochs_run == epochs
+
+
+def test_mobilenet_v3_small_reaches_90_percent(trained_v3_small):
+    assert trained_v3_small.test_accuracy >= 0.90
+    assert trained_v3_small.epochs_run == 12
+    # Train and evaluation agree: BN statistics are usable (no collapse in evaluation).
+    assert trained_v3_small.history["val_accuracy"][-1] >= 0.9
+
+
+@pytest.fixture(scope="module")
+def small_data():
+    return digits(input_size=32, batch_size=128, test_fraction=0.5)
+
+
+class _Interrupt(keras.callbacks.Callback):
+    def __init__(self, epoch, batch):
+        super().__init__()
+        self.at = (epoch, batch)
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if (self.epoch, batch) == self.at:
+            raise KeyboardInterrupt
+
+
+def test_resume_after_interruption_continues_at_the_saved_step(small_data, tmp_path):
+    checkpoint = tmp_path / "run.keras"
+    steps = int(small_data.train.cardinality())
+    with pytest.raises(KeyboardInterrupt):
+        fit("mobilenet_v1_025", small_data, epochs=4, checkpoint=checkpoint, verbose=0,
+            callbacks=[_Interrupt(epoch=2, batch=1)])
+    saved = keras.saving.load_model(checkpoint, safe_mode=True)
+    assert int(saved.optimizer.iterations.numpy()) == 2 * steps  # two complete epochs
+    assert sorted(os.listdir(tmp_path)) == ["run.keras"]  # no half-written temporaries
+    result = fit("mobilenet_v1_025", small_data, epochs=4, checkpoint=checkpoint, verbose=0)
+    assert result.epochs_run == 2  # epochs 3 and 4 only
+    assert int(result.model.optimizer.iterations.numpy()) == 4 * steps
+    final = keras.saving.load_model(checkpoint, safe_mode=True)
+    for a, b in zip(final.get_weights(), result.model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+class _Poison(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 0:
+            kernel = self.model.get_layer("stem").kernel
+            kernel.assign(np.full(kernel.shape, np.nan, "float32"))
+
+
+def test_non_finite_loss_stops_with_message_and_keeps_last_good_checkpoint(small_data, tmp_path):
+    checkpoint = tmp_path / "run.keras"
+    with pytest.raises(NonFiniteLossError, match="epoch 2.*run.keras"):
+        fit("mobilenet_v1_025", small_data, epochs=3, checkpoint=checkpoint, verbose=0, callbacks=[_Poison()])
+    kept = keras.saving.load_model(checkpoint, safe_mode=True)
+    assert all(np.isfinite(w).all() for w in kept.get_weights())
+
+
+def test_weight_decay_skips_batch_norm_and_biases():
+    inputs = keras.Input((4,))
+    x = keras.layers.Dense(3, name="dense")(inputs)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    model = keras.Model(inputs, x)
+    optimizer = make_optimizer("adamw", learning_rate=0.1, weight_decay=0.5, total_steps=10, warmup_steps=0)
+    model.compile(optimizer=optimizer, loss="mse")
+    before = {w.path: w.numpy().copy() for w in model.trainable_weights}
+    optimizer.apply_gradients([(np.zeros(w.shape, "float32"), w) for w in model.trainable_weights])
+    after = {w.path: w.numpy() for w in model.trainable_weights}
+    np.testing.assert_allclose(after["dense/kernel"], before["dense/kernel"] * (1 - 0.1 * 0.5), rtol=1e-5)
+    for path in ("dense/bias", "bn/gamma", "bn/beta"):
+        np.testing.assert_array_equal(after[path], before[path])
+
+
+def test_mixed_precision_keeps_float32_output_and_restores_policy(small_data):
+    result = fit("mobilenet_v1_025", small_data, epochs=1, mixed_precision="mixed_bfloat16", verbose=0)
+    assert result.model.get_layer("stem").compute_dtype == "bfloat16"
+    assert result.model.output.dtype == "float32"
+    assert np.isfinite(result.history["loss"]).all()
+    assert keras.mixed_precision.global_policy().name == "float32"
+
+
+def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
+    script = textwrap.dedent(
+        """
+        import os
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+        import tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        from keras_lightnets import train
+        from keras_lightnets.data import digits
+        strategy = train._strategy()
+        result = train.fit("mobilenet_v1_025", digits(batch_size=128, test_fraction=0.8), epochs=1, verbose=0)
+        print("REPLICAS", strategy.num_replicas_in_sync, "LOSS", result.history["loss"][0])
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600, cwd=os.getcwd())
+    line = [l for l in done.stdout.splitlines() if l.startswith("REPLICAS")]
+    assert line, done.stderr[-3000:]
+    _, replicas, _, loss = line[0].split()
+    assert int(replicas) == 2 and np.isfinite(float(loss))
+
+
+def test_log_dir_gets_csv_and_tensorboard(small_data, tmp_path):
+    fit("mobilenet_v1_025", small_data, epochs=1, log_dir=tmp_path / "logs", verbose=0)
+    assert (tmp_path / "logs" / "log.csv").read_text().startswith("epoch")
+    assert any((tmp_path / "logs" / "tensorboard").rglob("events.out.tfevents*"))
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, error, pattern",
+    [
+        (("mobilenet_v2", "mnist"), {}, ValueError, r"`data`.*mnist"),
+        (("mobilenet_v2",), dict(epochs=0), ValueError, "epochs"),
+        (("mobilenet_v2",), dict(batch_size=0), ValueError, "batch_size"),
+        (("mobilenet_v2",), dict(input_size=16), ValueError, "input_size"),
+        (("mobilenet_v2",), dict(learning_rate=float("nan")), ValueError, "learning_rate"),
+        (("mobilenet_v2",), dict(optimizer="adam"), ValueError, "optimizer"),
+        (("mobilenet_v2",), dict(mixed_precision="float16"), ValueError, "mixed_precision"),
+        (("mobilenet_v9",), {}, ValueError, "mobilenet_v9"),
+        ((3,), {}, TypeError, "model_or_name"),
+        (("mobilenet_v2",), dict(checkpoint="run.h5"), ValueError, "checkpoint"),
+    ],
+)
+def test_bad_training_arguments(args, kwargs, error, pattern):
+    with pytest.raises(error, match=pattern):
+        fit(*args, **kwargs)
