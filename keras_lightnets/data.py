@@ -56,6 +56,18 @@ def augmentation(shift: float = 0.1, zoom: float = 0.1, seed: int | None = None)
     )
 
 
+def _check_split(
+    input_size: Any, batch_size: Any, test_fraction: Any, augment: Any, seed: Any
+) -> tuple[int, int, float, int]:
+    check_bool("augment", augment)
+    return (
+        check_int("input_size", input_size, low=32),
+        check_int("batch_size", batch_size, low=1),
+        check_float("test_fraction", test_fraction, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False),
+        check_int("seed", seed, low=0),
+    )
+
+
 def _pipelines(
     x_train: np.ndarray,
     y_train: np.ndarray,
@@ -101,11 +113,7 @@ def digits(
         >>> data.input_shape, data.num_classes
         ((32, 32, 3), 10)
     """
-    input_size = check_int("input_size", input_size, low=32)
-    batch_size = check_int("batch_size", batch_size, low=1)
-    test_fraction = check_float("test_fraction", test_fraction, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
-    check_bool("augment", augment)
-    seed = check_int("seed", seed, low=0)
+    input_size, batch_size, test_fraction, seed = _check_split(input_size, batch_size, test_fraction, augment, seed)
     import tensorflow as tf
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
@@ -156,11 +164,7 @@ def image_folder(
     path = os.fspath(path)
     if not os.path.isdir(path):
         raise ValueError(f"`path` is not a folder: {path!r}.")
-    input_size = check_int("input_size", input_size, low=32)
-    batch_size = check_int("batch_size", batch_size, low=1)
-    test_fraction = check_float("test_fraction", test_fraction, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
-    check_bool("augment", augment)
-    seed = check_int("seed", seed, low=0)
+    input_size, batch_size, test_fraction, seed = _check_split(input_size, batch_size, test_fraction, augment, seed)
     classes = sorted(d for d in os.listdir(path) if os.path.isdir(os.path.join(path, d)))
     if len(classes) < 2:
         raise ValueError(

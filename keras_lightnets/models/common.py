@@ -27,6 +27,7 @@ __all__ = [
     "conv_classifier",
     "dense_classifier",
     "finish_model",
+    "model_args",
     "pool_features",
     "validate_model_args",
 ]
@@ -190,6 +191,25 @@ def validate_model_args(
         out_indices=out_indices,
         output_stride=output_stride,
     )
+
+
+# Arguments every model function shares, checked by validate_model_args.
+SHARED_ARGUMENTS = (
+    "input_shape", "include_top", "weights", "input_tensor", "pooling", "classes",
+    "classifier_activation", "include_preprocessing", "dropout", "bn_momentum", "bn_epsilon",
+    "name", "features_only", "out_indices", "output_stride",
+)
+
+
+def model_args(arguments: dict[str, Any], default_shape: tuple[int | None, int | None, int]) -> dict[str, Any]:
+    """:func:`validate_model_args` on the shared entries of a model function's ``locals()``.
+
+    MobileNetV3's ``dropout_rate`` is read as ``dropout``.
+    """
+    shared = {key: arguments[key] for key in SHARED_ARGUMENTS if key in arguments}
+    if "dropout_rate" in arguments:
+        shared["dropout"] = arguments["dropout_rate"]
+    return validate_model_args(default_shape=default_shape, **shared)
 
 
 def _check_out_indices(out_indices: Any, output_stride: int) -> tuple[int, ...]:

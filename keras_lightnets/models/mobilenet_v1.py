@@ -12,8 +12,8 @@ from keras_lightnets.models.common import (
     build_input,
     conv_classifier,
     finish_model,
+    model_args,
     pool_features,
-    validate_model_args,
 )
 from keras_lightnets.validation import check_float, check_int
 
@@ -103,23 +103,7 @@ def MobileNetV1(
         (None, 10)
     """
     alpha = check_float("alpha", alpha, low=0.0, low_inclusive=False)
-    args = validate_model_args(
-        input_shape=input_shape,
-        include_top=include_top,
-        weights=weights,
-        input_tensor=input_tensor,
-        pooling=pooling,
-        classes=classes,
-        classifier_activation=classifier_activation,
-        include_preprocessing=include_preprocessing,
-        dropout=dropout,
-        bn_momentum=bn_momentum,
-        bn_epsilon=bn_epsilon,
-        name=name,
-        features_only=features_only,
-        out_indices=out_indices,
-        default_shape=(224, 224, 3) if include_top is True else (None, None, 3),
-    )
+    args = model_args(locals(), default_shape=(224, 224, 3) if include_top is True else (None, None, 3))
     depth_multiplier = check_int("depth_multiplier", depth_multiplier, low=1)
     norm = dict(bn_momentum=args["bn_momentum"], bn_epsilon=args["bn_epsilon"])
 

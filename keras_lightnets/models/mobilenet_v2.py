@@ -12,8 +12,8 @@ from keras_lightnets.models.common import (
     build_input,
     dense_classifier,
     finish_model,
+    model_args,
     pool_features,
-    validate_model_args,
 )
 from keras_lightnets.validation import check_bool, check_choice, check_float
 
@@ -106,24 +106,7 @@ def MobileNetV2(
         (None, 3, 3, 1280)
     """
     alpha = check_float("alpha", alpha, low=0.0, low_inclusive=False)
-    args = validate_model_args(
-        input_shape=input_shape,
-        include_top=include_top,
-        weights=weights,
-        input_tensor=input_tensor,
-        pooling=pooling,
-        classes=classes,
-        classifier_activation=classifier_activation,
-        include_preprocessing=include_preprocessing,
-        dropout=dropout,
-        bn_momentum=bn_momentum,
-        bn_epsilon=bn_epsilon,
-        name=name,
-        features_only=features_only,
-        out_indices=out_indices,
-        output_stride=output_stride,
-        default_shape=(224, 224, 3) if include_top is True else (None, None, 3),
-    )
+    args = model_args(locals(), default_shape=(224, 224, 3) if include_top is True else (None, None, 3))
     check_bool("use_batch_norm", use_batch_norm)
     check_choice("activation", activation, ("relu6", "relu"))
     norm = dict(

@@ -12,8 +12,8 @@ from keras_lightnets.models.common import (
     build_input,
     conv_classifier,
     finish_model,
+    model_args,
     pool_features,
-    validate_model_args,
 )
 from keras_lightnets.validation import check_bool, check_float
 
@@ -103,24 +103,7 @@ def _mobilenet_v3(
 ) -> keras.Model:
     """Walk a V3 block table (shared by Large and Small)."""
     alpha = check_float("alpha", alpha, low=0.0, low_inclusive=False)
-    args = validate_model_args(
-        input_shape=input_shape,
-        include_top=include_top,
-        weights=weights,
-        input_tensor=input_tensor,
-        pooling=pooling,
-        classes=classes,
-        classifier_activation=classifier_activation,
-        include_preprocessing=include_preprocessing,
-        dropout=dropout_rate,
-        bn_momentum=bn_momentum,
-        bn_epsilon=bn_epsilon,
-        name=name,
-        features_only=features_only,
-        out_indices=out_indices,
-        output_stride=output_stride,
-        default_shape=(None, None, 3),
-    )
+    args = model_args(locals(), default_shape=(None, None, 3))
     check_bool("minimalistic", minimalistic)
     norm = dict(bn_momentum=args["bn_momentum"], bn_epsilon=args["bn_epsilon"])
     # minimalistic: no SE, ReLU everywhere, 3x3 depthwise everywhere.

@@ -13,8 +13,8 @@ from keras_lightnets.models.common import (
     build_input,
     dense_classifier,
     finish_model,
+    model_args,
     pool_features,
-    validate_model_args,
 )
 from keras_lightnets.validation import check_choice, check_float, check_int
 
@@ -93,23 +93,7 @@ def ShuffleNetV1(
     """
     groups = check_choice("groups", check_int("groups", groups), tuple(SHUFFLENET_V1_CHANNELS))
     scale = check_choice("scale", check_float("scale", scale), SHUFFLENET_V1_SCALES)
-    args = validate_model_args(
-        input_shape=input_shape,
-        include_top=include_top,
-        weights=weights,
-        input_tensor=input_tensor,
-        pooling=pooling,
-        classes=classes,
-        classifier_activation=classifier_activation,
-        include_preprocessing=include_preprocessing,
-        dropout=dropout,
-        bn_momentum=bn_momentum,
-        bn_epsilon=bn_epsilon,
-        name=name,
-        features_only=features_only,
-        out_indices=out_indices,
-        default_shape=(224, 224, 3) if include_top is True else (None, None, 3),
-    )
+    args = model_args(locals(), default_shape=(224, 224, 3) if include_top is True else (None, None, 3))
     norm = dict(bn_momentum=args["bn_momentum"], bn_epsilon=args["bn_epsilon"])
 
     tracker = StrideTracker()

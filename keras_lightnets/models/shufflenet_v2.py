@@ -13,8 +13,8 @@ from keras_lightnets.models.common import (
     build_input,
     dense_classifier,
     finish_model,
+    model_args,
     pool_features,
-    validate_model_args,
 )
 from keras_lightnets.validation import check_choice, check_float
 
@@ -82,23 +82,7 @@ def ShuffleNetV2(
         (None, 1000)
     """
     scale = check_choice("scale", check_float("scale", scale), tuple(SHUFFLENET_V2_CHANNELS))
-    args = validate_model_args(
-        input_shape=input_shape,
-        include_top=include_top,
-        weights=weights,
-        input_tensor=input_tensor,
-        pooling=pooling,
-        classes=classes,
-        classifier_activation=classifier_activation,
-        include_preprocessing=include_preprocessing,
-        dropout=dropout,
-        bn_momentum=bn_momentum,
-        bn_epsilon=bn_epsilon,
-        name=name,
-        features_only=features_only,
-        out_indices=out_indices,
-        default_shape=(224, 224, 3) if include_top is True else (None, None, 3),
-    )
+    args = model_args(locals(), default_shape=(224, 224, 3) if include_top is True else (None, None, 3))
     norm = dict(bn_momentum=args["bn_momentum"], bn_epsilon=args["bn_epsilon"])
     *stage_channels, last_channels = SHUFFLENET_V2_CHANNELS[scale]
 
