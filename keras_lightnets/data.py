@@ -170,12 +170,18 @@ def image_folder(
         raise ValueError(
             f"`path` {path!r} must hold one subfolder per class and at least 2 classes; found {classes}."
         )
+    suffixes = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
+    if not any(
+        name.lower().endswith(suffixes)
+        for label in classes
+        for _, _, files in os.walk(os.path.join(path, label))
+        for name in files
+    ):
+        raise ValueError(f"`path` {path!r} holds no images ({', '.join(suffixes)}).")
     dataset = keras.utils.image_dataset_from_directory(
         path, image_size=(input_size, input_size), batch_size=None, shuffle=False, verbose=False
     )
     images = [np.asarray(x, dtype="float32") for x, _ in dataset]
-    if not images:
-        raise ValueError(f"`path` {path!r} holds no images (jpeg, png, bmp, gif).")
     labels = np.array([int(y) for _, y in dataset])
     images = np.stack(images)
     from sklearn.model_selection import train_test_split

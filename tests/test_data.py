@@ -14,8 +14,11 @@ def test_digits_shapes_range_and_stratified_split():
     assert data.x_test.shape == (450, 40, 40, 3) and data.x_test.dtype == np.float32
     assert 0.0 <= data.x_test.min() and data.x_test.max() <= 255.0 and data.x_test.max() > 200
     np.testing.assert_array_equal(data.x_test[..., 0], data.x_test[..., 2])  # gray as RGB
+    from sklearn.datasets import load_digits
+
+    per_class = np.bincount(load_digits().target, minlength=10)  # 174..183 images per digit
     counts = np.bincount(data.y_test, minlength=10)
-    assert counts.max() - counts.min() <= 1  # stratified: 45 +- 1 per class
+    assert np.all(np.abs(counts - 0.25 * per_class) <= 1)  # stratified: a quarter of each class
     images, labels = next(iter(data.train))
     assert images.shape == (16, 40, 40, 3) and labels.shape == (16,)
     train_count = sum(int(x.shape[0]) for x, _ in data.train)
