@@ -23,7 +23,7 @@ FAMILIES = [
     ("mobilenet_v1", 15, True, {}),
     ("mobilenet_v2", 15, True, {}),
     ("shufflenet_v1_g3_x1_0", 20, False, {"dropout": 0.2}),
-    ("shufflenet_v2_x1_5", 20, False, {"dropout": 0.2}),
+    ("shufflenet_v2_x1_5", 25, False, {"dropout": 0.2}),
 ]
 
 
