@@ -139,6 +139,10 @@ def _calibration_samples(
             "`representative_data` must be an array, a tf.data.Dataset or an iterable; "
             f"received {type(data).__name__}."
         )
+    if hasattr(data, "__next__"):
+        # A one-shot iterator (e.g. a generator object) cannot be read twice: keep
+        # the items calibration can use, so checking the first one loses nothing.
+        data = list(itertools.islice(data, limit))
 
     def samples() -> Iterator[np.ndarray]:
         source = data() if callable(data) and not hasattr(data, "__iter__") else data

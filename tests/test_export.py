@@ -138,6 +138,14 @@ def test_calibration_from_a_generator(tmp_path, digits):
     assert report.ops.get("QUANTIZE") == 1
 
 
+def test_generator_object_calibration_keeps_every_sample():
+    from keras_lightnets.export import _calibration_samples
+
+    batches = (np.full((8, 32, 32, 3), i, "float32") for i in range(5))
+    samples = [s[0] for s in _calibration_samples(batches, (1, 32, 32, 3), 40)()]
+    assert len(samples) == 40 and samples[0][0, 0, 0, 0] == 0.0
+
+
 def test_saved_model_serve_signature_equals_keras(tmp_path):
     model = MobileNetV3Small(input_shape=(64, 64, 3), classes=7)
     realistic_weights(model)
