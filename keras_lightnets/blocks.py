@@ -24,10 +24,22 @@ builder                layers (for ``name="block_3"``)
                        ``u_concat``, ``u_shuffle``
 =====================  =================================================
 
-Strided convolutions use ``padding="same"``. That equals the
-``ZeroPadding2D(correct_pad) + "valid"`` pair of ``keras.applications`` on every
-input size (even sizes pad ``k//2 - 1`` before and ``k//2`` after, odd sizes
-``k//2`` on both sides) and leaves no separate ``PAD`` op in exported files.
+Every builder takes ``padding``:
+
+* ``"same"`` (default): strided convolutions and pools use TF ``"same"``
+  padding. That equals the ``ZeroPadding2D(correct_pad) + "valid"`` pair of
+  ``keras.applications`` on every input size (even sizes pad ``k//2 - 1``
+  before and ``k//2`` after, odd sizes ``k//2`` on both sides) and leaves no
+  separate ``PAD`` op in exported files.
+* ``"symmetric"``: strided convolutions and pools pad ``k//2`` zeros on every
+  side (a ``ZeroPadding2D`` layer named ``<name>_pad``) and run ``"valid"``,
+  as PyTorch's ``padding=k//2`` does; needed for exact outputs with weights
+  trained in PyTorch. Average pools then count the padding (PyTorch's
+  ``count_include_pad=True``); max pools see zeros, which equals PyTorch's
+  ``-inf`` padding for non-negative inputs (every pool in these models
+  follows a ReLU).
+
+Stride-1 layers with odd kernels are padded symmetrically in both modes.
 """
 
 from __future__ import annotations
@@ -51,16 +63,19 @@ from keras_lightnets.validation import (
 )
 
 __all__ = [
+    "PADDINGS",
     "bottleneck",
     "conv_block",
     "depthwise_separable",
     "make_divisible",
+    "pool_block",
     "shuffle_unit",
     "shuffle_v2_unit",
     "squeeze",
 ]
 
 _ACTIVATION_CHOICES = (None, *ACTIVATIONS)
+PADDINGS = ("same", "symmetric")
 
 
 def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
@@ -98,6 +113,52 @@ def _channels(x: Any) -> int:
     return int(channels)
 
 
+def _pad(x: Any, kernel_size: int, strides: int, padding: str, name: str) -> tuple[Any, str]:
+    """Apply ``padding`` for a ``kernel_size`` / ``strides`` layer named ``name``.
+
+    Returns the (maybe padded) tensor and the Keras padding mode to use.
+    """
+    check_choice("padding", padding, PADDINGS)
+    if padding == "symmetric" and strides > 1 and kernel_size > 1:
+        x = layers.ZeroPadding2D(kernel_size // 2, name=f"{name}_pad")(x)
+        return x, "valid"
+    return x, "same"
+
+
+def pool_block(
+    x: Any,
+    kind: str,
+    pool_size: int = 3,
+    strides: int = 2,
+    *,
+    padding: str = "same",
+    name: str,
+) -> Any:
+    """Max or average pooling with the package's ``padding`` modes.
+
+    Args:
+        x: a 4-D channels-last tensor.
+        kind: ``"max"`` or ``"avg"``.
+        pool_size: square window (>= 1).
+        strides: stride (>= 1).
+        padding: ``"same"`` (TF) or ``"symmetric"`` (PyTorch ``padding=k//2``;
+            see the module docstring).
+        name: the pooling layer's name (``name_pad`` for the padding layer).
+
+    Example:
+        >>> import keras
+        >>> inputs = keras.Input((112, 112, 24))
+        >>> pool_block(inputs, "max", padding="symmetric", name="stem_pool").shape
+        (None, 56, 56, 24)
+    """
+    check_choice("kind", kind, ("max", "avg"))
+    pool_size = check_int("pool_size", pool_size, low=1)
+    strides = check_int("strides", strides, low=1)
+    x, mode = _pad(x, pool_size, strides, padding, name)
+    pool = layers.MaxPooling2D if kind == "max" else layers.AveragePooling2D
+    return pool(pool_size, strides, padding=mode, name=name)(x)
+
+
 def conv_block(
     x: Any,
     filters: int | None = None,
@@ -113,6 +174,7 @@ def conv_block(
     use_bias: bool | None = None,
     bn_momentum: float = 0.999,
     bn_epsilon: float = 1e-3,
+    padding: str = "same",
     name: str,
 ) -> Any:
     """Convolution -> BatchNorm -> optional activation.
@@ -123,7 +185,7 @@ def conv_block(
             Must be ``None`` when ``depthwise`` is set (the output then has
             ``in_channels * depth_multiplier`` channels).
         kernel_size: square kernel size (>= 1).
-        strides: 1 or 2 (any >= 1 is accepted); ``padding="same"``.
+        strides: 1 or 2 (any >= 1 is accepted).
         depthwise: use ``DepthwiseConv2D`` instead of ``Conv2D``.
         depth_multiplier: channel multiplier (>= 1) of a depthwise conv.
         groups: groups (>= 1) of a regular convolution; must divide the input
@@ -135,7 +197,9 @@ def conv_block(
         use_bias: give the convolution a bias; defaults to ``not batch_norm``.
         bn_momentum: BatchNorm moving-average momentum in (0, 1).
         bn_epsilon: BatchNorm epsilon (> 0).
-        name: the prefix of every layer name: ``name``, ``name_bn``, ``name_act``.
+        padding: ``"same"`` or ``"symmetric"`` (see the module docstring).
+        name: the prefix of every layer name: ``name``, ``name_bn``, ``name_act``
+            (and ``name_pad`` for a symmetric strided conv).
 
     Example:
         >>> import keras
@@ -159,6 +223,7 @@ def conv_block(
         use_bias = not batch_norm
     check_bool("use_bias", use_bias)
     in_channels = _channels(x)
+    x, mode = _pad(x, kernel_size, strides, padding, name)
     if depthwise:
         if filters is not None:
             raise ValueError(
@@ -169,7 +234,7 @@ def conv_block(
         conv = layers.DepthwiseConv2D(
             kernel_size,
             strides=strides,
-            padding="same",
+            padding=mode,
             depth_multiplier=depth_multiplier,
             dilation_rate=dilation_rate,
             use_bias=use_bias,
@@ -187,7 +252,7 @@ def conv_block(
             filters,
             kernel_size,
             strides=strides,
-            padding="same",
+            padding=mode,
             groups=groups,
             dilation_rate=dilation_rate,
             use_bias=use_bias,
@@ -213,6 +278,7 @@ def depthwise_separable(
     batch_norm: bool = True,
     bn_momentum: float = 0.99,
     bn_epsilon: float = 1e-3,
+    padding: str = "same",
     name: str,
 ) -> Any:
     """MobileNetV1 unit: 3x3 depthwise -> BN -> act -> 1x1 conv -> BN -> act.
@@ -240,6 +306,7 @@ def depthwise_separable(
         3,
         strides,
         depthwise=True,
+        padding=padding,
         depth_multiplier=depth_multiplier,
         activation=activation,
         name=f"{name}_depthwise",
@@ -303,6 +370,7 @@ def bottleneck(
     batch_norm: bool = True,
     bn_momentum: float = 0.999,
     bn_epsilon: float = 1e-3,
+    padding: str = "same",
     name: str,
 ) -> Any:
     """Inverted residual (MobileNetV2) with optional SE (MobileNetV3).
@@ -323,7 +391,7 @@ def bottleneck(
         dilation_rate: dilation (>= 1) of the depthwise conv (stride 1 only);
             used for ``output_stride`` 16 / 8.
         batch_norm: use BatchNorm (when False the convs get biases).
-        bn_momentum, bn_epsilon: as in :func:`conv_block`.
+        bn_momentum, bn_epsilon, padding: as in :func:`conv_block`.
         name: prefix (``name_expand``, ``name_depthwise``, ``name_se_*``,
             ``name_project``, ``name_add``).
 
@@ -348,6 +416,7 @@ def bottleneck(
         depthwise=True,
         dilation_rate=dilation_rate,
         activation=activation,
+        padding=padding,
         name=f"{name}_depthwise",
         **norm,
     )
@@ -368,6 +437,7 @@ def shuffle_unit(
     group_first_conv: bool = True,
     bn_momentum: float = 0.9,
     bn_epsilon: float = 1e-5,
+    padding: str = "same",
     name: str,
 ) -> Any:
     """ShuffleNetV1 unit (Zhang et al. 2017, Fig. 2 b/c).
@@ -388,6 +458,8 @@ def shuffle_unit(
         group_first_conv: False makes the first 1x1 conv dense (the first unit
             of stage 2, whose input has only 24 channels).
         bn_momentum, bn_epsilon: BatchNorm settings (defaults: PyTorch's).
+        padding: ``"same"`` or ``"symmetric"`` for the stride-2 depthwise conv
+            and average pool (see the module docstring).
         name: layer name prefix.
 
     Example:
@@ -420,12 +492,12 @@ def shuffle_unit(
     y = conv_block(x, mid_channels, 1, groups=first_groups, activation="relu", name=f"{name}_gconv1", **norm)
     if groups > 1:
         y = ChannelShuffle(groups, name=f"{name}_shuffle")(y)
-    y = conv_block(y, None, 3, strides, depthwise=True, name=f"{name}_depthwise", **norm)
+    y = conv_block(y, None, 3, strides, depthwise=True, padding=padding, name=f"{name}_depthwise", **norm)
     y = conv_block(y, main_channels, 1, groups=groups, name=f"{name}_gconv2", **norm)
     if strides == 1:
         y = layers.Add(name=f"{name}_add")([x, y])
     else:
-        pooled = layers.AveragePooling2D(3, 2, padding="same", name=f"{name}_pool")(x)
+        pooled = pool_block(x, "avg", 3, 2, padding=padding, name=f"{name}_pool")
         y = layers.Concatenate(name=f"{name}_concat")([pooled, y])
     return layers.ReLU(name=f"{name}_relu")(y)
 
@@ -437,6 +509,7 @@ def shuffle_v2_unit(
     *,
     bn_momentum: float = 0.9,
     bn_epsilon: float = 1e-5,
+    padding: str = "same",
     name: str,
 ) -> Any:
     """ShuffleNetV2 unit (Ma et al. 2018, Fig. 3 c/d), torchvision's layout.
@@ -453,6 +526,8 @@ def shuffle_v2_unit(
             the input channels.
         strides: 1 or 2.
         bn_momentum, bn_epsilon: BatchNorm settings (defaults: PyTorch's).
+        padding: ``"same"`` or ``"symmetric"`` for the stride-2 depthwise
+            convs (see the module docstring).
         name: layer name prefix.
 
     Example:
@@ -474,11 +549,11 @@ def shuffle_v2_unit(
     if strides == 1:
         left, right = ChannelSplit(name=f"{name}_split")(x)
     else:
-        left = conv_block(x, None, 3, 2, depthwise=True, name=f"{name}_proj_depthwise", **norm)
+        left = conv_block(x, None, 3, 2, depthwise=True, padding=padding, name=f"{name}_proj_depthwise", **norm)
         left = conv_block(left, branch, 1, activation="relu", name=f"{name}_proj_pointwise", **norm)
         right = x
     right = conv_block(right, branch, 1, activation="relu", name=f"{name}_pointwise1", **norm)
-    right = conv_block(right, None, 3, strides, depthwise=True, name=f"{name}_depthwise", **norm)
+    right = conv_block(right, None, 3, strides, depthwise=True, padding=padding, name=f"{name}_depthwise", **norm)
     right = conv_block(right, branch, 1, activation="relu", name=f"{name}_pointwise2", **norm)
     y = layers.Concatenate(name=f"{name}_concat")([left, right])
     return ChannelShuffle(2, name=f"{name}_shuffle")(y)

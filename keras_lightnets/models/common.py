@@ -6,12 +6,15 @@ All checks run before the first layer is built.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import keras
 from keras import layers
 
+from keras_lightnets.blocks import PADDINGS
 from keras_lightnets.layers import activation_layer
+from keras_lightnets.weights import ImagenetFile, imagenet_file, load_imagenet, load_weights
 from keras_lightnets.validation import (
     check_bool,
     check_choice,
@@ -86,13 +89,13 @@ def _check_classifier_activation(value: Any) -> Any:
 
 
 def _check_weights(weights: Any) -> str | None:
-    if weights is None:
-        return None
-    if weights == "imagenet":
+    if weights is None or weights == "imagenet":
+        return weights
+    if isinstance(weights, str) and not os.path.exists(weights):
         raise ValueError(
-            "`weights='imagenet'` is not available in this version; `weights` must be "
-            "None (random initialization) or the path to a weights file "
-            f"({', '.join(WEIGHTS_SUFFIXES)}); received {weights!r}."
+            "`weights` must be None (random initialization), 'imagenet' (pre-training on "
+            f"ImageNet) or the path of an existing weights file ({', '.join(WEIGHTS_SUFFIXES)}); "
+            f"received {weights!r}."
         )
     path = check_path("weights", weights, must_exist=True)
     if not path.endswith(WEIGHTS_SUFFIXES):
@@ -120,6 +123,7 @@ def validate_model_args(
     features_only: Any = False,
     out_indices: Any = None,
     output_stride: Any = 32,
+    padding: Any = "same",
 ) -> dict[str, Any]:
     """Check the arguments shared by every model; return the normalized values.
 
@@ -146,6 +150,7 @@ def validate_model_args(
     classifier_activation = _check_classifier_activation(classifier_activation)
     weights = _check_weights(weights)
     check_bool("features_only", features_only)
+    check_choice("padding", padding, PADDINGS)
     output_stride = check_choice("output_stride", check_int("output_stride", output_stride), OUTPUT_STRIDES)
     out_indices = _check_out_indices(out_indices, output_stride)
     if features_only and (include_top or pooling is not None):
@@ -190,6 +195,7 @@ def validate_model_args(
         features_only=features_only,
         out_indices=out_indices,
         output_stride=output_stride,
+        padding=padding,
     )
 
 
@@ -197,19 +203,35 @@ def validate_model_args(
 SHARED_ARGUMENTS = (
     "input_shape", "include_top", "weights", "input_tensor", "pooling", "classes",
     "classifier_activation", "include_preprocessing", "dropout", "bn_momentum", "bn_epsilon",
-    "name", "features_only", "out_indices", "output_stride",
+    "name", "features_only", "out_indices", "output_stride", "padding",
 )
 
 
-def model_args(arguments: dict[str, Any], default_shape: tuple[int | None, int | None, int]) -> dict[str, Any]:
+def model_args(
+    arguments: dict[str, Any], default_shape: tuple[int | None, int | None, int], family: str
+) -> dict[str, Any]:
     """:func:`validate_model_args` on the shared entries of a model function's ``locals()``.
 
-    MobileNetV3's ``dropout_rate`` is read as ``dropout``.
+    MobileNetV3's ``dropout_rate`` is read as ``dropout``. ``weights="imagenet"``
+    becomes the :class:`~keras_lightnets.weights.ImagenetFile` of ``family``
+    (checked against the published widths and sizes before anything is built).
     """
     shared = {key: arguments[key] for key in SHARED_ARGUMENTS if key in arguments}
     if "dropout_rate" in arguments:
         shared["dropout"] = arguments["dropout_rate"]
-    return validate_model_args(default_shape=default_shape, **shared)
+    args = validate_model_args(default_shape=default_shape, **shared)
+    if args["weights"] == "imagenet":
+        args["weights"] = imagenet_file(
+            family,
+            alpha=arguments.get("alpha", 1.0),
+            depth_multiplier=arguments.get("depth_multiplier", 1),
+            minimalistic=arguments.get("minimalistic", False),
+            input_shape=args["input_shape"],
+            include_top=args["include_top"],
+            classes=args["classes"],
+            padding=args["padding"],
+        )
+    return args
 
 
 def _check_out_indices(out_indices: Any, output_stride: int) -> tuple[int, ...]:
@@ -317,8 +339,10 @@ def finish_model(
     """
     name = args["name"] or default_name
     model = keras.Model(inputs, outputs, name=name)
-    if args["weights"] is not None:
-        model.load_weights(args["weights"])
+    if isinstance(args["weights"], ImagenetFile):
+        load_imagenet(model, args["weights"])
+    elif args["weights"] is not None:
+        load_weights(model, args["weights"])
     if args["features_only"]:
         from keras_lightnets.features import feature_info
 

@@ -64,6 +64,7 @@ def MobileNetV1(
     bn_epsilon: float = 1e-3,
     features_only: bool = False,
     out_indices: tuple[int, ...] | None = None,
+    padding: str = "same",
     name: str | None = None,
 ) -> keras.Model:
     """MobileNetV1, layer for layer ``keras.applications.MobileNet``.
@@ -80,7 +81,9 @@ def MobileNetV1(
         depth_multiplier: depthwise channel multiplier (>= 1).
         dropout: dropout rate before the classifier, in [0, 1).
         include_top: add the classifier (global pool, dropout, 1x1 conv).
-        weights: None or the path of a weights file (.weights.h5, .h5, .keras).
+        weights: None, ``"imagenet"`` (``keras.applications``' file for
+            alpha 0.25-1.0, sizes 128-224; downloaded once) or the path of a weights file
+            (.weights.h5, .h5, .keras).
         input_tensor: optional symbolic tensor to build the model on.
         pooling: without the top: None (4-D output), "avg" or "max".
         classes: classifier outputs (>= 1).
@@ -95,6 +98,9 @@ def MobileNetV1(
             ``feature_info`` attribute.
         out_indices: sorted indices into the reductions (2, 4, 8, 16, 32);
             default: every reduction up to ``output_stride``.
+        padding: ``"same"`` (TF, as ``keras.applications``; default) or
+            ``"symmetric"`` (PyTorch's ``k//2`` on each side for strided convs
+            and pools, for weights trained in PyTorch); weights unchanged.
         name: model name.
 
     Example:
@@ -103,9 +109,9 @@ def MobileNetV1(
         (None, 10)
     """
     alpha = check_float("alpha", alpha, low=0.0, low_inclusive=False)
-    args = model_args(locals(), default_shape=(224, 224, 3) if include_top is True else (None, None, 3))
     depth_multiplier = check_int("depth_multiplier", depth_multiplier, low=1)
-    norm = dict(bn_momentum=args["bn_momentum"], bn_epsilon=args["bn_epsilon"])
+    args = model_args(locals(), default_shape=(224, 224, 3) if include_top is True else (None, None, 3), family="mobilenet_v1")
+    norm = dict(bn_momentum=args["bn_momentum"], bn_epsilon=args["bn_epsilon"], padding=args["padding"])
 
     tracker = StrideTracker()
     inputs, x = build_input(args)

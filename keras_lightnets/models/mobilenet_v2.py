@@ -61,6 +61,7 @@ def MobileNetV2(
     features_only: bool = False,
     out_indices: tuple[int, ...] | None = None,
     output_stride: int = 32,
+    padding: str = "same",
     name: str | None = None,
 ) -> keras.Model:
     """MobileNetV2, layer for layer ``keras.applications.MobileNetV2``.
@@ -76,7 +77,9 @@ def MobileNetV2(
             Default ``(224, 224, 3)`` with the top, ``(None, None, 3)`` without.
         alpha: width multiplier (> 0): 0.35, 0.5, 0.75, 1.0, 1.3, 1.4, ...
         include_top: add global average pooling and the dense classifier.
-        weights: None or the path of a weights file (.weights.h5, .h5, .keras).
+        weights: None, ``"imagenet"`` (``keras.applications``' file for
+            alpha 0.35-1.4, sizes 96-224; downloaded once) or the path of a weights file
+            (.weights.h5, .h5, .keras).
         input_tensor: optional symbolic tensor to build the model on.
         pooling: without the top: None (4-D output), "avg" or "max".
         classes: classifier outputs (>= 1).
@@ -98,6 +101,9 @@ def MobileNetV2(
             default: every reduction up to ``output_stride``.
         output_stride: 32, 16 or 8: the strides after that reduction become 1
             and later depthwise convs are dilated (DeepLab); weights unchanged.
+        padding: ``"same"`` (TF, as ``keras.applications``; default) or
+            ``"symmetric"`` (PyTorch's ``k//2`` on each side for strided convs
+            and pools, for weights trained in PyTorch); weights unchanged.
         name: model name.
 
     Example:
@@ -106,13 +112,14 @@ def MobileNetV2(
         (None, 3, 3, 1280)
     """
     alpha = check_float("alpha", alpha, low=0.0, low_inclusive=False)
-    args = model_args(locals(), default_shape=(224, 224, 3) if include_top is True else (None, None, 3))
+    args = model_args(locals(), default_shape=(224, 224, 3) if include_top is True else (None, None, 3), family="mobilenet_v2")
     check_bool("use_batch_norm", use_batch_norm)
     check_choice("activation", activation, ("relu6", "relu"))
     norm = dict(
         batch_norm=use_batch_norm,
         bn_momentum=args["bn_momentum"],
         bn_epsilon=args["bn_epsilon"],
+        padding=args["padding"],
     )
 
     tracker = StrideTracker(args["output_stride"])

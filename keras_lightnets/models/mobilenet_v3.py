@@ -82,6 +82,7 @@ def _mobilenet_v3(
     blocks: tuple[V3Block, ...],
     pre_logits: int,
     default_name: str,
+    family: str,
     *,
     input_shape: Any,
     alpha: Any,
@@ -99,13 +100,14 @@ def _mobilenet_v3(
     features_only: Any,
     out_indices: Any,
     output_stride: Any,
+    padding: Any,
     name: Any,
 ) -> keras.Model:
     """Walk a V3 block table (shared by Large and Small)."""
     alpha = check_float("alpha", alpha, low=0.0, low_inclusive=False)
-    args = model_args(locals(), default_shape=(None, None, 3))
+    args = model_args(locals(), default_shape=(None, None, 3), family=family)
     check_bool("minimalistic", minimalistic)
-    norm = dict(bn_momentum=args["bn_momentum"], bn_epsilon=args["bn_epsilon"])
+    norm = dict(bn_momentum=args["bn_momentum"], bn_epsilon=args["bn_epsilon"], padding=args["padding"])
     # minimalistic: no SE, ReLU everywhere, 3x3 depthwise everywhere.
     head_act = RE if minimalistic else HS
 
@@ -158,7 +160,10 @@ _V3_DOC = """MobileNetV3-{size}, layer for layer ``keras.applications.MobileNetV
         minimalistic: no SE, ReLU everywhere, 3x3 depthwise kernels.
         include_top: add the classifier head (pool, 1x1 conv {pre_logits},
             hard-swish, dropout, 1x1 conv).
-        weights: None or the path of a weights file (.weights.h5, .h5, .keras).
+        weights: None, ``"imagenet"`` (``keras.applications``' file for
+            alpha 0.75 / 1.0, minimalistic 1.0; downloaded once and
+            hash-checked) or the path of a weights file (.weights.h5, .h5,
+            .keras).
         input_tensor: optional symbolic tensor to build the model on.
         classes: classifier outputs (>= 1).
         pooling: without the top: None (4-D output), "avg" or "max".
@@ -176,6 +181,9 @@ _V3_DOC = """MobileNetV3-{size}, layer for layer ``keras.applications.MobileNetV
             default: every reduction up to ``output_stride``.
         output_stride: 32, 16 or 8: the strides after that reduction become 1
             and later depthwise convs are dilated (DeepLab); weights unchanged.
+        padding: ``"same"`` (TF, as ``keras.applications``; default) or
+            ``"symmetric"`` (PyTorch's ``k//2`` on each side for strided convs
+            and pools, for weights trained in PyTorch); weights unchanged.
         name: model name.
 
     Example:
@@ -202,10 +210,11 @@ def MobileNetV3Large(
     features_only: bool = False,
     out_indices: tuple[int, ...] | None = None,
     output_stride: int = 32,
+    padding: str = "same",
     name: str | None = "MobileNetV3Large",
 ) -> keras.Model:
     return _mobilenet_v3(
-        MOBILENET_V3_LARGE_BLOCKS, LARGE_PRE_LOGITS, "MobileNetV3Large", **locals()
+        MOBILENET_V3_LARGE_BLOCKS, LARGE_PRE_LOGITS, "MobileNetV3Large", "mobilenet_v3_large", **locals()
     )
 
 
@@ -226,10 +235,11 @@ def MobileNetV3Small(
     features_only: bool = False,
     out_indices: tuple[int, ...] | None = None,
     output_stride: int = 32,
+    padding: str = "same",
     name: str | None = "MobileNetV3Small",
 ) -> keras.Model:
     return _mobilenet_v3(
-        MOBILENET_V3_SMALL_BLOCKS, SMALL_PRE_LOGITS, "MobileNetV3Small", **locals()
+        MOBILENET_V3_SMALL_BLOCKS, SMALL_PRE_LOGITS, "MobileNetV3Small", "mobilenet_v3_small", **locals()
     )
 
 

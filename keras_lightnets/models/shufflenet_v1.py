@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import keras
-from keras import layers
 
-from keras_lightnets.blocks import conv_block, make_divisible, shuffle_unit
+from keras_lightnets.blocks import conv_block, pool_block, make_divisible, shuffle_unit
 from keras_lightnets.models.common import (
     StrideTracker,
     build_input,
@@ -52,6 +51,7 @@ def ShuffleNetV1(
     bn_epsilon: float = 1e-5,
     features_only: bool = False,
     out_indices: tuple[int, ...] | None = None,
+    padding: str = "same",
     name: str | None = None,
 ) -> keras.Model:
     """ShuffleNetV1 ``scale``x with ``groups`` groups, as the paper and the megvii reference.
@@ -84,6 +84,9 @@ def ShuffleNetV1(
             ``feature_info`` attribute.
         out_indices: sorted indices into the reductions (2, 4, 8, 16, 32);
             default: every reduction up to ``output_stride``.
+        padding: ``"same"`` (TF, as ``keras.applications``; default) or
+            ``"symmetric"`` (PyTorch's ``k//2`` on each side for strided convs
+            and pools, for weights trained in PyTorch); weights unchanged.
         name: model name.
 
     Example:
@@ -93,15 +96,15 @@ def ShuffleNetV1(
     """
     groups = check_choice("groups", check_int("groups", groups), tuple(SHUFFLENET_V1_CHANNELS))
     scale = check_choice("scale", check_float("scale", scale), SHUFFLENET_V1_SCALES)
-    args = model_args(locals(), default_shape=(224, 224, 3) if include_top is True else (None, None, 3))
-    norm = dict(bn_momentum=args["bn_momentum"], bn_epsilon=args["bn_epsilon"])
+    args = model_args(locals(), default_shape=(224, 224, 3) if include_top is True else (None, None, 3), family="shufflenet_v1")
+    norm = dict(bn_momentum=args["bn_momentum"], bn_epsilon=args["bn_epsilon"], padding=args["padding"])
 
     tracker = StrideTracker()
     inputs, x = build_input(args)
     x = conv_block(x, make_divisible(STEM_FILTERS[scale], groups), 3, 2, activation="relu", name="stem", **norm)
     tracker.step(2)
     tracker.tap(x)
-    x = layers.MaxPooling2D(3, 2, padding="same", name="stem_pool")(x)
+    x = pool_block(x, "max", 3, 2, padding=args["padding"], name="stem_pool")
     tracker.step(2)
     tracker.tap(x)
     for stage, (channels, repeats) in enumerate(zip(SHUFFLENET_V1_CHANNELS[groups], STAGE_REPEATS), start=2):

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import keras
-from keras import layers
 
-from keras_lightnets.blocks import conv_block, shuffle_v2_unit
+from keras_lightnets.blocks import conv_block, pool_block, shuffle_v2_unit
 from keras_lightnets.models.common import (
     StrideTracker,
     build_input,
@@ -46,6 +45,7 @@ def ShuffleNetV2(
     bn_epsilon: float = 1e-5,
     features_only: bool = False,
     out_indices: tuple[int, ...] | None = None,
+    padding: str = "same",
     name: str | None = None,
 ) -> keras.Model:
     """ShuffleNetV2 ``scale``x in torchvision's layout (convs without bias).
@@ -74,6 +74,9 @@ def ShuffleNetV2(
             ``feature_info`` attribute.
         out_indices: sorted indices into the reductions (2, 4, 8, 16, 32);
             default: every reduction up to ``output_stride``.
+        padding: ``"same"`` (TF, as ``keras.applications``; default) or
+            ``"symmetric"`` (PyTorch's ``k//2`` on each side for strided convs
+            and pools, for weights trained in PyTorch); weights unchanged.
         name: model name.
 
     Example:
@@ -82,8 +85,8 @@ def ShuffleNetV2(
         (None, 1000)
     """
     scale = check_choice("scale", check_float("scale", scale), tuple(SHUFFLENET_V2_CHANNELS))
-    args = model_args(locals(), default_shape=(224, 224, 3) if include_top is True else (None, None, 3))
-    norm = dict(bn_momentum=args["bn_momentum"], bn_epsilon=args["bn_epsilon"])
+    args = model_args(locals(), default_shape=(224, 224, 3) if include_top is True else (None, None, 3), family="shufflenet_v2")
+    norm = dict(bn_momentum=args["bn_momentum"], bn_epsilon=args["bn_epsilon"], padding=args["padding"])
     *stage_channels, last_channels = SHUFFLENET_V2_CHANNELS[scale]
 
     tracker = StrideTracker()
@@ -91,7 +94,7 @@ def ShuffleNetV2(
     x = conv_block(x, STEM_FILTERS, 3, 2, activation="relu", name="stem", **norm)
     tracker.step(2)
     tracker.tap(x)
-    x = layers.MaxPooling2D(3, 2, padding="same", name="stem_pool")(x)
+    x = pool_block(x, "max", 3, 2, padding=args["padding"], name="stem_pool")
     tracker.step(2)
     tracker.tap(x)
     for stage, (channels, repeats) in enumerate(zip(stage_channels, STAGE_REPEATS), start=2):
