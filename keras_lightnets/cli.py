@@ -1,4 +1,5 @@
-"""``keras-lightnets`` command line: ``list``, ``summary``, ``export``, ``bench``, ``train``.
+"""``keras-lightnets`` command line: ``list``, ``summary``, ``export``, ``bench``, ``train``,
+``convert-torchvision``.
 
 Exit codes: 0 success, 1 training stopped on a NaN/inf loss, 2 bad arguments
 or a missing optional dependency (one line on stderr).
@@ -80,6 +81,17 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--export", metavar="FILE.tflite", help="write the trained model as TFLite")
     train.add_argument("--quantization", choices=QUANTIZATIONS, default="int8", help="for --export (default int8)")
     train.add_argument("--overwrite", action="store_true", help="replace an existing --export file")
+
+    convert = commands.add_parser(
+        "convert-torchvision", help="convert a torchvision checkpoint (.pth) to an exact .keras model"
+    )
+    convert.add_argument("name", help="mobilenet_v2, mobilenet_v3_large/small or shufflenet_v2_x0_5..x2_0")
+    convert.add_argument("checkpoint", help="the torchvision state_dict file (.pth); reading it needs torch")
+    convert.add_argument("--output", required=True, metavar="FILE.keras", help="the converted model")
+    convert.add_argument(
+        "--input-size", type=_int_at_least(32, "--input-size"), default=None, help="square input size (default: any)"
+    )
+    convert.add_argument("--overwrite", action="store_true", help="replace an existing output")
 
     bench = model_command("bench", "Keras and TFLite float32 latency on this machine (median)")
     bench.add_argument("--runs", type=_int_at_least(1, "--runs"), default=30, help="timed runs (>= 1)")
@@ -238,39 +250,52 @@ def _train(args: argparse.Namespace) -> None:
     print(f"\n* written to {os.path.abspath(args.export)}")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit code."""
-    args = _parser().parse_args(argv)
+def _convert(args: argparse.Namespace) -> None:
+    from keras_lightnets.files import atomic_target, check_output_path
+    from keras_lightnets.weights import from_torchvision
+
+    path = check_output_path(args.output, args.overwrite, ".keras")
+    size = args.input_size
+    model = from_torchvision(args.name, args.checkpoint, input_shape=(size, size, 3))
+    with atomic_target(path) as target:
+        model.save(target)
+    print(f"{args.name}: {model.count_params():,d} parameters, {model.output_shape[-1]} classes -> {path}")
+
+
+def _build_and_run(args: argparse.Namespace) -> None:
+    from keras_lightnets.registry import create_model
+
+    kwargs: dict[str, Any] = {"input_shape": (args.input_size, args.input_size, 3), "classes": args.classes}
+    if getattr(args, "weights", None):
+        kwargs["weights"] = args.weights
+    model = create_model(args.name, **kwargs)
+    {"summary": _summary, "export": _export, "bench": _bench}[args.command](model, args)
+
+
+def _list(args: argparse.Namespace) -> None:
     from keras_lightnets.macs import count_macs
     from keras_lightnets.registry import create_model, list_models
 
-    if args.command == "list":
-        print(f"{'model':36s} {'params':>12s} {'MAdds (224)':>14s}")
-        for name in list_models():
-            model = create_model(name, input_shape=(224, 224, 3))
-            print(f"{name:36s} {model.count_params():12,d} {count_macs(model) / 1e6:12.1f} M")
-        return 0
-    if args.command == "train":
-        from keras_lightnets.train import NonFiniteLossError
+    print(f"{'model':36s} {'params':>12s} {'MAdds (224)':>14s}")
+    for name in list_models():
+        model = create_model(name, input_shape=(224, 224, 3))
+        print(f"{name:36s} {model.count_params():12,d} {count_macs(model) / 1e6:12.1f} M")
 
-        try:
-            _train(args)
-        except (ValueError, TypeError, FileExistsError, ImportError) as error:
-            print(f"keras-lightnets: error: {error}", file=sys.stderr)
-            return 2
-        except NonFiniteLossError as error:
-            print(f"keras-lightnets: training stopped: {error}", file=sys.stderr)
-            return 1
-        return 0
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    args = _parser().parse_args(argv)
+    from keras_lightnets.train import NonFiniteLossError
+
+    action = {"list": _list, "train": _train, "convert-torchvision": _convert}.get(args.command, _build_and_run)
     try:
-        kwargs: dict[str, Any] = {"input_shape": (args.input_size, args.input_size, 3), "classes": args.classes}
-        if getattr(args, "weights", None):
-            kwargs["weights"] = args.weights
-        model = create_model(args.name, **kwargs)
-        {"summary": _summary, "export": _export, "bench": _bench}[args.command](model, args)
+        action(args)
     except (ValueError, TypeError, FileExistsError, ImportError) as error:
         print(f"keras-lightnets: error: {error}", file=sys.stderr)
         return 2
+    except NonFiniteLossError as error:
+        print(f"keras-lightnets: training stopped: {error}", file=sys.stderr)
+        return 1
     return 0
 
 
