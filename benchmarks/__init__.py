@@ -1,0 +1,1 @@
+"""Benchmarks of keras_lightnets against keras.applications: ``python -m benchmarks [--quick]``."""

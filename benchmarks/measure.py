@@ -1,0 +1,173 @@
+"""Side-by-side measurements: ours and keras.applications in one process.
+
+Every figure is a median of repeated runs after warm-up, and the two models of
+a pair are run interleaved (one call of each, in turn) so that load from
+elsewhere on a shared machine hits both alike. Both get the same weights.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from typing import Any, Callable, NamedTuple
+
+import keras
+import numpy as np
+
+from keras_lightnets import count_macs, create_model
+from keras_lightnets.export import to_tflite, tflite_ops
+from keras_lightnets.layers import ChannelShuffle
+
+KA = keras.applications
+
+
+class Pair(NamedTuple):
+    """One of our registry names and the keras.applications function it equals."""
+
+    name: str
+    reference: Callable[..., keras.Model]
+    kwargs: dict[str, Any]
+
+
+PAIRS: dict[str, Pair] = {
+    "mobilenet_v1": Pair("mobilenet_v1", KA.MobileNet, {}),
+    "mobilenet_v2": Pair("mobilenet_v2", KA.MobileNetV2, {}),
+    "mobilenet_v3_large": Pair("mobilenet_v3_large", KA.MobileNetV3Large, {}),
+    "mobilenet_v3_small": Pair("mobilenet_v3_small", KA.MobileNetV3Small, {}),
+}
+# ShuffleNets have no keras.applications version: compare with a MobileNet of about equal MAdds.
+SHUFFLE_PEERS: dict[str, str] = {
+    "shufflenet_v2_x1_0": "mobilenet_v3_large_075",
+    "shufflenet_v1_g3_x1_0": "mobilenet_v3_large_075",
+    "shufflenet_v2_x0_5": "mobilenet_v3_small_075",
+}
+QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
+
+
+def interleaved(steps: list[Callable[[], Any]], runs: int, warmup: int) -> list[float]:
+    """Median seconds of each step, calling the steps in turn ``runs`` times."""
+    for _ in range(warmup):
+        for step in steps:
+            step()
+    times: list[list[float]] = [[] for _ in steps]
+    for _ in range(runs):
+        for step, record in zip(steps, times):
+            start = time.perf_counter()
+            step()
+            record.append(time.perf_counter() - start)
+    return [statistics.median(record) for record in times]
+
+
+def realistic(model: keras.Model, seed: int = 0) -> keras.Model:
+    """Random weights with BatchNorm statistics away from identity (as trained nets have)."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            gamma, beta, mean, var = layer.get_weights()
+            layer.set_weights(
+                [
+                    rng.uniform(0.5, 1.5, gamma.shape).astype("float32"),
+                    rng.normal(0, 0.2, beta.shape).astype("float32"),
+                    rng.normal(0, 0.2, mean.shape).astype("float32"),
+                    rng.uniform(0.5, 1.5, var.shape).astype("float32"),
+                ]
+            )
+    return model
+
+
+def build_pair(pair: Pair, size: int) -> tuple[keras.Model, keras.Model]:
+    """(ours, keras.applications) at ``size`` with the same weights."""
+    reference = realistic(pair.reference(weights=None, input_shape=(size, size, 3), **pair.kwargs))
+    ours = create_model(pair.name, input_shape=(size, size, 3))
+    ours.set_weights(reference.get_weights())
+    return ours, reference
+
+
+def keras_forward(model: keras.Model, batch: int, size: int) -> Callable[[], Any]:
+    import tensorflow as tf
+
+    forward = tf.function(lambda inputs: model(inputs, training=False), jit_compile=False)
+    tensor = tf.constant(np.random.default_rng(0).uniform(0, 1, (batch, size, size, 3)).astype("float32"))
+    return lambda: forward(tensor).numpy()
+
+
+def train_step(model: keras.Model, batch: int, size: int) -> Callable[[], Any]:
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="sparse_categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (batch, size, size, 3)).astype("float32")
+    y = rng.integers(0, model.output_shape[-1], (batch,))
+    return lambda: model.train_on_batch(x, y)
+
+
+def tflite_invoke(path: str, threads: int) -> Callable[[], Any]:
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=path, num_threads=threads)
+    interpreter.allocate_tensors()
+    detail = interpreter.get_input_details()[0]
+    rng = np.random.default_rng(0)
+    if np.issubdtype(detail["dtype"], np.integer):
+        sample = rng.integers(-128, 127, detail["shape"]).astype(detail["dtype"])
+    else:
+        sample = rng.uniform(0, 1, detail["shape"]).astype(detail["dtype"])
+    interpreter.set_tensor(detail["index"], sample)
+    return interpreter.invoke
+
+
+def convert(model: keras.Model, path: str, quantization: str, size: int) -> dict[str, Any]:
+    calibration = np.random.default_rng(1).uniform(0, 255, (8, size, size, 3)).astype("float32")
+    if not any(isinstance(layer, keras.layers.Rescaling) for layer in model.layers):
+        calibration = calibration / 127.5 - 1.0
+    report = to_tflite(
+        model,
+        path,
+        quantization,
+        representative_data=calibration if quantization == "int8" else None,
+        num_calibration=8,
+        overwrite=True,
+    )
+    return {"size_mb": report.size_bytes / 1e6, "ops": tflite_ops(path)}
+
+
+def matmul_peak(size: int = 4096, runs: int = 5) -> float:
+    """GFLOP/s of a ``size``-square float32 NumPy matmul (this machine's BLAS peak)."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((size, size), dtype=np.float32)
+    b = rng.standard_normal((size, size), dtype=np.float32)
+    (seconds,) = interleaved([lambda: a @ b], runs, 1)
+    return 2 * size**3 / seconds / 1e9
+
+
+def without_shuffle(model: keras.Model) -> keras.Model:
+    """A copy of ``model`` with every ChannelShuffle replaced by an identity."""
+
+    def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
+        if isinstance(layer, ChannelShuffle):
+            return keras.layers.Identity(name=layer.name)
+        return layer.__class__.from_config(layer.get_config())
+
+    copy = keras.models.clone_model(model, clone_function=clone)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def growth_exponent(pixels: list[float], seconds: list[float]) -> float:
+    """Slope of log(latency) against log(pixel count): 1.0 is linear in pixels."""
+    slope, _ = np.polyfit(np.log(pixels), np.log(seconds), 1)
+    return float(slope)
+
+
+def tflite_latencies(
+    models: dict[str, keras.Model], folder: str, quantization: str, size: int, runs: int, threads: int
+) -> dict[str, dict[str, Any]]:
+    """Convert each model and time the files interleaved; name -> figures."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, model in models.items():
+        path = os.path.join(folder, f"{name}_{size}_{quantization}.tflite")
+        out[name] = convert(model, path, quantization, size) | {"path": path}
+    names = list(out)
+    medians = interleaved([tflite_invoke(out[n]["path"], threads) for n in names], runs, max(2, runs // 5))
+    for name, seconds in zip(names, medians):
+        out[name]["ms"] = seconds * 1e3
+    return out
