@@ -30,6 +30,7 @@ import keras
 import numpy as np
 
 from keras_lightnets.files import atomic_target, check_output_path
+from keras_lightnets.layers import HardSwish
 from keras_lightnets.validation import check_bool, check_choice, check_int, check_path
 
 __all__ = [
@@ -231,6 +232,7 @@ def to_tflite(
     overwrite: bool = False,
     progress: bool = False,
     check_data: Any = None,
+    hard_swish: str = "auto",
 ) -> TFLiteReport:
     """Convert ``model`` to a builtin-ops-only ``.tflite`` file.
 
@@ -252,6 +254,10 @@ def to_tflite(
         progress: show a progress bar while calibrating.
         check_data: optional images to compare the file against Keras on; the
             report's ``comparison`` then holds the errors.
+        hard_swish: ``"auto"`` (one fused ``HARD_SWISH`` op in float files,
+            MUL/ADD ops in int8 files, where LiteRT's XNNPACK has no int8
+            ``HARD_SWISH``: about 3x faster for MobileNetV3), ``"fused"`` or
+            ``"decomposed"`` (see :class:`keras_lightnets.layers.HardSwish`).
 
     Returns:
         A :class:`TFLiteReport` (path, quantization, size, op counts, input shape,
@@ -262,6 +268,7 @@ def to_tflite(
         >>> print(report.summary())  # doctest: +SKIP
     """
     quantization = check_choice("quantization", quantization, QUANTIZATIONS)
+    hard_swish = check_choice("hard_swish", hard_swish, ("auto", "fused", "decomposed"))
     num_calibration = check_int("num_calibration", num_calibration, low=1)
     check_bool("int8_io", int8_io)
     check_bool("progress", progress)
@@ -284,8 +291,10 @@ def to_tflite(
     import tensorflow as tf
 
     options = _converter_options(quantization, calibration, int8_io)
+    decompose = hard_swish == "decomposed" or (hard_swish == "auto" and quantization == "int8")
+    graph = _with_hard_swish(model, decompose)
     with atomic_target(path) as target:
-        model.export(
+        graph.export(
             target,
             format="litert",
             input_signature=[tf.TensorSpec(shape, tf.float32, name="image")],
@@ -301,6 +310,31 @@ def to_tflite(
         input_shape=shape,
         comparison=comparison,
     )
+
+
+def _hard_swishes(model: keras.Model) -> Iterator[HardSwish]:
+    for layer in model.layers:
+        if isinstance(layer, HardSwish):
+            yield layer
+        elif isinstance(layer, keras.Model):
+            yield from _hard_swishes(layer)
+
+
+def _with_hard_swish(model: keras.Model, decomposed: bool) -> keras.Model:
+    """``model``, or a copy sharing its weights whose HardSwish layers have ``decomposed``."""
+    if all(layer.decomposed == decomposed for layer in _hard_swishes(model)):
+        return model
+
+    def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
+        if isinstance(layer, HardSwish):
+            return HardSwish.from_config({**layer.get_config(), "decomposed": decomposed})
+        if isinstance(layer, keras.Model):
+            return _with_hard_swish(layer, decomposed)
+        return layer.__class__.from_config(layer.get_config())
+
+    copy = keras.models.clone_model(model, clone_function=clone)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def _with_progress(

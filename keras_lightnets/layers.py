@@ -16,7 +16,7 @@ from typing import Any
 import keras
 from keras import layers, ops
 
-from keras_lightnets.validation import check_choice, check_int
+from keras_lightnets.validation import check_bool, check_choice, check_int
 
 __all__ = [
     "ACTIVATIONS",
@@ -57,21 +57,37 @@ class HardSigmoid(layers.Layer):
 class HardSwish(layers.Layer):
     """Hard swish of MobileNetV3: ``x * relu6(x + 3) / 6``.
 
+    Args:
+        decomposed: write the same function as ``(x / 6) * relu6((x / 6) * 6 + 3)``,
+            which the TFLite converter keeps as MUL/ADD ops instead of fusing
+            one ``HARD_SWISH`` op. Full-integer files need it: LiteRT's XNNPACK
+            has no int8 ``HARD_SWISH`` and falls back to a slow kernel
+            (MobileNetV3-Small int8: 4.1 ms fused, 1.4 ms decomposed, here).
+            :func:`keras_lightnets.export.to_tflite` switches it on for int8.
+        **kwargs: ``keras.layers.Layer`` arguments (``name``, ``dtype``).
+
     Example:
         >>> import numpy as np
         >>> HardSwish()(np.array([-4.0, 0.0, 4.0])).numpy().tolist()
         [-0.0, 0.0, 4.0]
     """
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, decomposed: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.decomposed = check_bool("decomposed", decomposed)
         self.supports_masking = True
 
     def call(self, inputs: Any) -> Any:
+        if self.decomposed:
+            scaled = inputs * (1.0 / 6.0)
+            return scaled * ops.relu6(scaled * 6.0 + 3.0)
         return inputs * ops.relu6(inputs + 3.0) * (1.0 / 6.0)
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "decomposed": self.decomposed}
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)

@@ -103,6 +103,8 @@ def test_quantized_accuracy_on_real_images(quantization, minimum_cosine, trained
     )
     assert report.comparison.cosine >= minimum_cosine, report.summary()
     assert report.comparison.top1_agreement >= 0.97, report.summary()
+    # int8 files get hard-swish as MUL/ADD (no int8 HARD_SWISH in XNNPACK); float ones the fused op.
+    assert ("HARD_SWISH" in report.ops) == (quantization != "int8"), report.ops
     keras_accuracy = np.mean(trained_small.predict(x_test, verbose=0).argmax(-1) == y_test)
     assert keras_accuracy >= 0.9
     tflite_accuracy = np.mean(run_tflite(report.path, x_test).argmax(-1) == y_test)
@@ -211,6 +213,7 @@ def test_existing_file_is_kept_and_failure_leaves_nothing(tmp_path, monkeypatch)
         (dict(int8_io=True), ValueError, "int8_io"),
         (dict(input_size=16), ValueError, "input_size"),
         (dict(input_size=(64, 64)), ValueError, "input_size"),
+        (dict(hard_swish="fast"), ValueError, r"`hard_swish`.*'fast'"),
     ],
 )
 def test_bad_tflite_arguments_leave_no_file(kwargs, error, pattern, tmp_path):
@@ -256,3 +259,15 @@ def test_onnx_missing_dependency_is_named(tmp_path, monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tf2onnx" else real(name, *a))
     with pytest.raises(ImportError, match="tf2onnx"):
         to_onnx(MobileNetV3Small(input_shape=(32, 32, 3)), tmp_path / "m.onnx")
+
+
+def test_hard_swish_option_leaves_the_model_untouched(tmp_path, rng):
+    model = MobileNetV3Small(input_shape=(32, 32, 3), classifier_activation=None)
+    calibration = rng.uniform(0, 255, (4, 32, 32, 3)).astype("float32")
+    decomposed = to_tflite(model, tmp_path / "a.tflite", "int8", calibration, num_calibration=4)
+    fused = to_tflite(model, tmp_path / "b.tflite", "int8", calibration, num_calibration=4, hard_swish="fused")
+    forced = to_tflite(model, tmp_path / "c.tflite", hard_swish="decomposed", check_data=calibration)
+    layers = [layer for layer in model.layers if type(layer).__name__ == "HardSwish"]
+    assert len(layers) == 19 and not any(layer.decomposed for layer in layers)
+    assert "HARD_SWISH" not in decomposed.ops and fused.ops["HARD_SWISH"] == 19
+    assert "HARD_SWISH" not in forced.ops and forced.comparison.relative_error < 1e-4

@@ -16,6 +16,16 @@ def test_hard_activations_equal_formula(layer_cls, reference):
     np.testing.assert_allclose(layer_cls()(x).numpy(), reference(x.astype(np.float64)), atol=1e-6)
 
 
+def test_decomposed_hard_swish_is_the_same_function():
+    x = np.linspace(-8, 8, 1601).astype("float32")
+    layer = HardSwish(decomposed=True)
+    np.testing.assert_allclose(layer(x).numpy(), np_hard_swish(x.astype(np.float64)), atol=1e-6)
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer), safe_mode=True)
+    assert restored.decomposed is True
+    with pytest.raises(TypeError, match="`decomposed`"):
+        HardSwish(decomposed="yes")
+
+
 def test_hard_sigmoid_is_not_keras2_style_slope():
     # Keras 2's hard_sigmoid was 0.2x + 0.5; the paper's is relu6(x + 3) / 6.
     assert HardSigmoid()(np.array([1.0], "float32")).numpy()[0] == pytest.approx(4 / 6)

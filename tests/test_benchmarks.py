@@ -1,0 +1,90 @@
+"""The benchmark runner: a quick smoke run end to end, its report, and its argument checks.
+
+No assertion on speed here (timings belong to the benchmark's own report);
+the checks are that every figure is produced, finite and consistent with the
+raw numbers, and that bad arguments exit with code 2 before any work.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+
+from benchmarks.report import ratios
+from benchmarks.run import main
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    output = tmp_path_factory.mktemp("bench") / "results"
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--output", str(output)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return output
+
+
+def test_quick_run_writes_every_file(quick_run):
+    assert sorted(os.listdir(quick_run)) == ["ratios.png", "results.json", "results.md", "scaling.png"]
+    for name in ("ratios.png", "scaling.png"):
+        assert (quick_run / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_quick_run_figures_are_complete_and_finite(quick_run):
+    results = json.loads((quick_run / "results.json").read_text())
+    assert results["settings"]["quick"] is True
+    figures = results["pairs"]["mobilenet_v3_small"]
+    for key in ("keras_b1_ms", "keras_batch_ms", "train_step_ms", "build_s", "load_s"):
+        assert len(figures[key]) == 2 and all(v > 0 and math.isfinite(v) for v in figures[key]), key
+    assert set(figures["tflite"]) == {"float32", "int8"}
+    assert figures["tflite"]["float32"]["ours"]["ops"].get("FlexConv2D") is None
+    table = ratios(figures, results["matmul_gflops"])
+    # A second computation of two ratios from the raw figures.
+    assert table["keras_b1"] == pytest.approx(figures["keras_b1_ms"][0] / figures["keras_b1_ms"][1])
+    flops = 2 * figures["macs"] / (figures["tflite"]["float32"]["ours"]["ms"] / 1e3)
+    assert table["peak_fraction"] == pytest.approx(flops / 1e9 / results["matmul_gflops"])
+    scaling = results["scaling"]
+    assert len(scaling["size"]["tflite_float32_ms"]) == len(scaling["size"]["sizes"])
+    assert math.isfinite(scaling["size"]["exponent"])
+    share = results["shufflenets"]["shufflenet_v2_x0_5"]["shuffle_share"]
+    assert -1.0 < share < 1.0
+
+
+def test_quick_run_report_has_the_tables(quick_run):
+    text = (quick_run / "results.md").read_text()
+    for heading in ("| model | Keras b1", "## Targets", "## Scaling", "## ShuffleNets"):
+        assert heading in text
+    assert "QUICK smoke run" in text
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--models", "resnet50"], "invalid choice: 'resnet50'"),
+        (["--batch", "0"], "--batch must be >= 1; received 0"),
+        (["--size", "16"], "--size must be >= 32; received 16"),
+        (["--runs", "0"], "--runs must be >= 1; received 0"),
+        (["--runs", "many"], "--runs must be an integer; received 'many'"),
+    ],
+)
+def test_bad_arguments_exit_2(argv, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_missing_output_parent_exits_2(tmp_path, capsys):
+    assert main(["--output", str(tmp_path / "no" / "such")]) == 2
+    assert "does not exist" in capsys.readouterr().err
