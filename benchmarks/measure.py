@@ -15,9 +15,11 @@ from typing import Any, Callable, NamedTuple
 import keras
 import numpy as np
 
-from keras_lightnets import count_macs, create_model
+from keras_lightnets import create_model
 from keras_lightnets.export import to_tflite, tflite_ops
+from keras_lightnets.latency import tflite_runner
 from keras_lightnets.layers import ChannelShuffle
+from tests.helpers import realistic_weights
 
 KA = keras.applications
 
@@ -59,26 +61,10 @@ def interleaved(steps: list[Callable[[], Any]], runs: int, warmup: int) -> list[
     return [statistics.median(record) for record in times]
 
 
-def realistic(model: keras.Model, seed: int = 0) -> keras.Model:
-    """Random weights with BatchNorm statistics away from identity (as trained nets have)."""
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            gamma, beta, mean, var = layer.get_weights()
-            layer.set_weights(
-                [
-                    rng.uniform(0.5, 1.5, gamma.shape).astype("float32"),
-                    rng.normal(0, 0.2, beta.shape).astype("float32"),
-                    rng.normal(0, 0.2, mean.shape).astype("float32"),
-                    rng.uniform(0.5, 1.5, var.shape).astype("float32"),
-                ]
-            )
-    return model
-
-
 def build_pair(pair: Pair, size: int) -> tuple[keras.Model, keras.Model]:
     """(ours, keras.applications) at ``size`` with the same weights."""
-    reference = realistic(pair.reference(weights=None, input_shape=(size, size, 3), **pair.kwargs))
+    reference = pair.reference(weights=None, input_shape=(size, size, 3), **pair.kwargs)
+    realistic_weights(reference)
     ours = create_model(pair.name, input_shape=(size, size, 3))
     ours.set_weights(reference.get_weights())
     return ours, reference
@@ -98,21 +84,6 @@ def train_step(model: keras.Model, batch: int, size: int) -> Callable[[], Any]:
     x = rng.uniform(0, 1, (batch, size, size, 3)).astype("float32")
     y = rng.integers(0, model.output_shape[-1], (batch,))
     return lambda: model.train_on_batch(x, y)
-
-
-def tflite_invoke(path: str, threads: int) -> Callable[[], Any]:
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=path, num_threads=threads)
-    interpreter.allocate_tensors()
-    detail = interpreter.get_input_details()[0]
-    rng = np.random.default_rng(0)
-    if np.issubdtype(detail["dtype"], np.integer):
-        sample = rng.integers(-128, 127, detail["shape"]).astype(detail["dtype"])
-    else:
-        sample = rng.uniform(0, 1, detail["shape"]).astype(detail["dtype"])
-    interpreter.set_tensor(detail["index"], sample)
-    return interpreter.invoke
 
 
 def convert(model: keras.Model, path: str, quantization: str, size: int) -> dict[str, Any]:
@@ -167,7 +138,7 @@ def tflite_latencies(
         path = os.path.join(folder, f"{name}_{size}_{quantization}.tflite")
         out[name] = convert(model, path, quantization, size) | {"path": path}
     names = list(out)
-    medians = interleaved([tflite_invoke(out[n]["path"], threads) for n in names], runs, max(2, runs // 5))
+    medians = interleaved([tflite_runner(out[n]["path"], threads) for n in names], runs, max(2, runs // 5))
     for name, seconds in zip(names, medians):
         out[name]["ms"] = seconds * 1e3
     return out

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import platform
 import sys
 import tempfile
 import time
 from typing import Any, Sequence
+
+from keras_lightnets.validation import argparse_int
 
 TARGETS = {  # metric -> (target ratio, "<=" or ">=")
     "keras_b1": (1.0, "<="),
@@ -27,29 +28,16 @@ TARGETS = {  # metric -> (target ratio, "<=" or ">=")
 }
 
 
-def _at_least(minimum: int, flag: str):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{flag} must be an integer; received {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{flag} must be >= {minimum}; received {value}")
-        return value
-
-    return parse
-
-
 def _parser() -> argparse.ArgumentParser:
     from benchmarks.measure import PAIRS
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smoke run for CI (< 2 min): one pair, 96x96, few runs")
     parser.add_argument("--models", nargs="+", choices=sorted(PAIRS), help="pairs to compare (default: all; quick: v3 small)")
-    parser.add_argument("--size", type=_at_least(32, "--size"), default=None, help="input size (default 224; quick 96)")
-    parser.add_argument("--batch", type=_at_least(1, "--batch"), default=None, help="batch for Keras/train (default 32; quick 4)")
-    parser.add_argument("--runs", type=_at_least(1, "--runs"), default=None, help="timed runs per figure (default 30; quick 3)")
-    parser.add_argument("--threads", type=_at_least(1, "--threads"), default=2, help="LiteRT threads")
+    parser.add_argument("--size", type=argparse_int(32, "--size"), default=None, help="input size (default 224; quick 96)")
+    parser.add_argument("--batch", type=argparse_int(1, "--batch"), default=None, help="batch for Keras/train (default 32; quick 4)")
+    parser.add_argument("--runs", type=argparse_int(1, "--runs"), default=None, help="timed runs per figure (default 30; quick 3)")
+    parser.add_argument("--threads", type=argparse_int(1, "--threads"), default=2, help="LiteRT threads")
     parser.add_argument("--output", default=os.path.join("benchmarks", "results"), help="results folder")
     return parser
 

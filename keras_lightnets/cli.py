@@ -15,20 +15,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from keras_lightnets.validation import argparse_int
+
 EXPORT_FORMATS = ("tflite", "saved_model", "onnx")
-
-
-def _int_at_least(minimum: int, flag: str):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{flag} must be an integer; received {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{flag} must be >= {minimum}; received {value}")
-        return value
-
-    return parse
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,9 +34,9 @@ def _parser() -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=help_text)
         command.add_argument("name", help="a registered model name (see `list`)")
         command.add_argument(
-            "--input-size", type=_int_at_least(32, "--input-size"), default=224, help="square input size (>= 32)"
+            "--input-size", type=argparse_int(32, "--input-size"), default=224, help="square input size (>= 32)"
         )
-        command.add_argument("--classes", type=_int_at_least(1, "--classes"), default=1000, help="classifier outputs")
+        command.add_argument("--classes", type=argparse_int(1, "--classes"), default=1000, help="classifier outputs")
         return command
 
     summary = model_command("summary", "Keras summary, params and MAdds of a model")
@@ -63,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
         help="int8 calibration images: a .npy array (N, H, W, C) as the model expects, or an image folder",
     )
     export.add_argument(
-        "--num-calibration", type=_int_at_least(1, "--num-calibration"), default=100, help="calibration images"
+        "--num-calibration", type=argparse_int(1, "--num-calibration"), default=100, help="calibration images"
     )
     export.add_argument("--int8-io", action="store_true", help="int8 input and output tensors too")
     export.add_argument("--overwrite", action="store_true", help="replace an existing output")
@@ -71,9 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train on the digits or an image folder, evaluate, export")
     train.add_argument("name", help="a registered model name (see `list`)")
     train.add_argument("--data", default="digits", help="'digits' (embedded) or an image folder with one subfolder per class")
-    train.add_argument("--epochs", type=_int_at_least(1, "--epochs"), default=12)
-    train.add_argument("--input-size", type=_int_at_least(32, "--input-size"), default=None, help="default 32 (digits) / 224 (folder)")
-    train.add_argument("--batch-size", type=_int_at_least(1, "--batch-size"), default=64)
+    train.add_argument("--epochs", type=argparse_int(1, "--epochs"), default=12)
+    train.add_argument("--input-size", type=argparse_int(32, "--input-size"), default=None, help="default 32 (digits) / 224 (folder)")
+    train.add_argument("--batch-size", type=argparse_int(1, "--batch-size"), default=64)
     train.add_argument("--optimizer", choices=("adamw", "sgd"), default="adamw")
     train.add_argument("--learning-rate", type=float, default=None)
     train.add_argument("--checkpoint", help="a .keras file saved every epoch and resumed from")
@@ -89,13 +78,13 @@ def _parser() -> argparse.ArgumentParser:
     convert.add_argument("checkpoint", help="the torchvision state_dict file (.pth); reading it needs torch")
     convert.add_argument("--output", required=True, metavar="FILE.keras", help="the converted model")
     convert.add_argument(
-        "--input-size", type=_int_at_least(32, "--input-size"), default=None, help="square input size (default: any)"
+        "--input-size", type=argparse_int(32, "--input-size"), default=None, help="square input size (default: any)"
     )
     convert.add_argument("--overwrite", action="store_true", help="replace an existing output")
 
     bench = model_command("bench", "Keras and TFLite float32 latency on this machine (median)")
-    bench.add_argument("--runs", type=_int_at_least(1, "--runs"), default=30, help="timed runs (>= 1)")
-    bench.add_argument("--threads", type=_int_at_least(1, "--threads"), default=2, help="TFLite threads")
+    bench.add_argument("--runs", type=argparse_int(1, "--runs"), default=30, help="timed runs (>= 1)")
+    bench.add_argument("--threads", type=argparse_int(1, "--threads"), default=2, help="TFLite threads")
     return parser
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from keras_lightnets.validation import check_int
 
-__all__ = ["keras_latency", "median_seconds", "tflite_latency"]
+__all__ = ["keras_latency", "median_seconds", "tflite_latency", "tflite_runner"]
 
 
 def median_seconds(step: Callable[[], Any], runs: int = 50, warmup: int = 5) -> float:
@@ -50,11 +50,12 @@ def keras_latency(model: keras.Model, x: np.ndarray, runs: int = 50, warmup: int
     return median_seconds(lambda: forward(tensor).numpy(), runs, warmup)
 
 
-def tflite_latency(path: str, runs: int = 50, warmup: int = 5, num_threads: int | None = 2) -> float:
-    """Median seconds of one ``invoke()`` of a ``.tflite`` file (XNNPACK on CPU).
+def tflite_runner(path: str, num_threads: int | None = 2) -> Callable[[], Any]:
+    """An ``invoke()`` of a ``.tflite`` file with a random input set (XNNPACK on CPU).
 
     Example:
-        >>> tflite_latency("v3_small.tflite", num_threads=2)  # doctest: +SKIP
+        >>> step = tflite_runner("v3_small.tflite")  # doctest: +SKIP
+        >>> step()  # doctest: +SKIP
     """
     from ai_edge_litert.interpreter import Interpreter
 
@@ -67,4 +68,13 @@ def tflite_latency(path: str, runs: int = 50, warmup: int = 5, num_threads: int 
     else:
         sample = rng.uniform(0, 1, detail["shape"]).astype(detail["dtype"])
     interpreter.set_tensor(detail["index"], sample)
-    return median_seconds(interpreter.invoke, runs, warmup)
+    return interpreter.invoke
+
+
+def tflite_latency(path: str, runs: int = 50, warmup: int = 5, num_threads: int | None = 2) -> float:
+    """Median seconds of one ``invoke()`` of a ``.tflite`` file (XNNPACK on CPU).
+
+    Example:
+        >>> tflite_latency("v3_small.tflite", num_threads=2)  # doctest: +SKIP
+    """
+    return median_seconds(tflite_runner(path, num_threads), runs, warmup)

@@ -9,7 +9,6 @@ biases, BatchNorm, activations, pooling, additions and SE multiplies.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import keras
 from keras import layers

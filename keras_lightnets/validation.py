@@ -10,9 +10,10 @@ from __future__ import annotations
 import math
 import numbers
 import os
-from typing import Any, Collection
+from typing import Any, Callable, Collection
 
 __all__ = [
+    "argparse_int",
     "check_bool",
     "check_choice",
     "check_float",
@@ -130,3 +131,26 @@ def check_path(name: str, value: Any, *, must_exist: bool = True) -> str:
     if must_exist and not os.path.exists(path):
         raise ValueError(f"`{name}` path does not exist: {path!r}.")
     return path
+
+
+def argparse_int(minimum: int, flag: str) -> Callable[[str], int]:
+    """An argparse ``type=`` that parses an int >= ``minimum`` for ``flag``.
+
+    A bad value makes argparse exit with code 2 and a message naming the flag.
+
+    Example:
+        >>> argparse_int(1, "--runs")("3")
+        3
+    """
+    import argparse
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag} must be an integer; received {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{flag} must be >= {minimum}; received {value}")
+        return value
+
+    return parse

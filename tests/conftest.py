@@ -6,6 +6,12 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+# torchvision must be imported before TensorFlow: importing it afterwards loads
+# triton's LLVM next to TensorFlow's and crashes the process (torch 2.14.1 CUDA
+# build, TF 2.21). torch alone (what from_torchvision needs) imports fine later.
+import torch  # noqa: E402,F401
+import torchvision  # noqa: E402,F401
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 

@@ -28,10 +28,15 @@ def test_bad_input_size_exits_2(size, capsys):
     assert "--input-size" in capsys.readouterr().err
 
 
-def test_list_prints_every_model(capsys):
+def test_list_prints_each_model_with_params_and_macs(capsys, monkeypatch):
+    import keras_lightnets.registry
+
+    # Two models stand for all 45 (the registry tests build every name).
+    monkeypatch.setattr(keras_lightnets.registry, "list_models", lambda: ["mobilenet_v2_035", "shufflenet_v2_x1_0"])
     assert main(["list"]) == 0
-    out = capsys.readouterr().out
-    assert "mobilenet_v2_035" in out and "1,691,208" in out
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].split()[:2] == ["mobilenet_v2_035", "1,691,208"]
+    assert out[2].split()[0] == "shufflenet_v2_x1_0" and float(out[2].split()[2]) == pytest.approx(146, rel=0.02)
 
 
 def test_export_tflite_prints_report(tmp_path, capsys):

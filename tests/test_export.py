@@ -90,8 +90,14 @@ def test_channel_shuffle_transposes_are_rank_3(tmp_path):
     assert ranks and max(ranks) <= 4
 
 
+@pytest.fixture(scope="module")
+def float32_size(trained_small, tmp_path_factory) -> int:
+    """Size of the trained model's float32 file (converted once for the module)."""
+    return to_tflite(trained_small, tmp_path_factory.mktemp("f32") / "f32.tflite").size_bytes
+
+
 @pytest.mark.parametrize("quantization, minimum_cosine", [("float16", 0.99), ("dynamic", 0.99), ("int8", 0.98)])
-def test_quantized_accuracy_on_real_images(quantization, minimum_cosine, trained_small, digits, tmp_path):
+def test_quantized_accuracy_on_real_images(quantization, minimum_cosine, trained_small, digits, tmp_path, float32_size):
     x_train, x_test, y_test = digits
     report = to_tflite(
         trained_small,
@@ -109,7 +115,6 @@ def test_quantized_accuracy_on_real_images(quantization, minimum_cosine, trained
     assert keras_accuracy >= 0.9
     tflite_accuracy = np.mean(run_tflite(report.path, x_test).argmax(-1) == y_test)
     assert keras_accuracy - tflite_accuracy <= 0.02, (keras_accuracy, tflite_accuracy)
-    float32_size = to_tflite(trained_small, tmp_path / "f32.tflite").size_bytes
     assert report.size_bytes < 0.6 * float32_size
 
 

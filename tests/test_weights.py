@@ -51,25 +51,25 @@ def _keras_request(module: str, build, monkeypatch, **kwargs) -> tuple[str, str,
     return calls[0]
 
 
+V1, V2, V3L, V3S = KA.MobileNet, KA.MobileNetV2, KA.MobileNetV3Large, KA.MobileNetV3Small
+# Every width once, with and without the top, other sizes and a non-square one.
 REQUESTS = [
-    ("mobilenet", KA.MobileNet, "mobilenet_v1", dict(alpha=a, input_shape=(224, 224, 3), include_top=top))
-    for a in (0.25, 0.5, 0.75, 1.0)
-    for top in (True, False)
-] + [
-    ("mobilenet", KA.MobileNet, "mobilenet_v1", dict(alpha=1.0, input_shape=(128, 128, 3))),
-    ("mobilenet", KA.MobileNet, "mobilenet_v1", dict(alpha=0.5, input_shape=(100, 100, 3), include_top=False)),
-] + [
-    ("mobilenet_v2", KA.MobileNetV2, "mobilenet_v2", dict(alpha=a, input_shape=(224, 224, 3), include_top=top))
-    for a in (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
-    for top in (True, False)
-] + [
-    ("mobilenet_v2", KA.MobileNetV2, "mobilenet_v2", dict(alpha=0.35, input_shape=(96, 96, 3))),
-    ("mobilenet_v2", KA.MobileNetV2, "mobilenet_v2", dict(alpha=1.0, input_shape=(160, 192, 3), include_top=False)),
-] + [
-    ("mobilenet_v3", build, family, dict(alpha=a, minimalistic=m, include_top=top, input_shape=(224, 224, 3)))
-    for build, family in ((KA.MobileNetV3Large, "mobilenet_v3_large"), (KA.MobileNetV3Small, "mobilenet_v3_small"))
-    for a, m in ((1.0, False), (0.75, False), (1.0, True))
-    for top in (True, False)
+    ("mobilenet", V1, "mobilenet_v1", dict(alpha=0.25, input_shape=(224, 224, 3))),
+    ("mobilenet", V1, "mobilenet_v1", dict(alpha=0.5, input_shape=(160, 160, 3), include_top=False)),
+    ("mobilenet", V1, "mobilenet_v1", dict(alpha=0.75, input_shape=(128, 128, 3))),
+    ("mobilenet", V1, "mobilenet_v1", dict(alpha=1.0, input_shape=(100, 120, 3), include_top=False)),
+    ("mobilenet_v2", V2, "mobilenet_v2", dict(alpha=0.35, input_shape=(96, 96, 3))),
+    ("mobilenet_v2", V2, "mobilenet_v2", dict(alpha=0.5, input_shape=(128, 128, 3), include_top=False)),
+    ("mobilenet_v2", V2, "mobilenet_v2", dict(alpha=0.75, input_shape=(192, 192, 3))),
+    ("mobilenet_v2", V2, "mobilenet_v2", dict(alpha=1.0, input_shape=(160, 192, 3), include_top=False)),
+    ("mobilenet_v2", V2, "mobilenet_v2", dict(alpha=1.3, input_shape=(224, 224, 3))),
+    ("mobilenet_v2", V2, "mobilenet_v2", dict(alpha=1.4, input_shape=(224, 224, 3), include_top=False)),
+    ("mobilenet_v3", V3L, "mobilenet_v3_large", dict(alpha=1.0, input_shape=(224, 224, 3))),
+    ("mobilenet_v3", V3L, "mobilenet_v3_large", dict(alpha=0.75, input_shape=(224, 224, 3), include_top=False)),
+    ("mobilenet_v3", V3L, "mobilenet_v3_large", dict(minimalistic=True, input_shape=(224, 224, 3))),
+    ("mobilenet_v3", V3S, "mobilenet_v3_small", dict(alpha=1.0, input_shape=(224, 224, 3), include_top=False)),
+    ("mobilenet_v3", V3S, "mobilenet_v3_small", dict(alpha=0.75, input_shape=(224, 224, 3))),
+    ("mobilenet_v3", V3S, "mobilenet_v3_small", dict(minimalistic=True, input_shape=(224, 224, 3), include_top=False)),
 ]
 
 
