@@ -278,7 +278,12 @@ def load_weights(model: keras.Model, path: str) -> keras.Model:
         raise ValueError(f"`path` must end with .h5, .weights.h5 or .keras; received {path!r}.")
     backup = [variable.numpy() for variable in model.weights]
     try:
-        model.load_weights(path)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model.load_weights(path)
+        skipped = [str(w.message) for w in caught if "freshly-initialized" in str(w.message)]
+        if skipped:  # Keras loaded part of the file and only warned
+            raise ValueError(skipped[0])
     except Exception as error:
         for variable, value in zip(model.weights, backup):
             variable.assign(value)

@@ -15,26 +15,27 @@ from keras_lightnets.data import digits
 from keras_lightnets.train import NonFiniteLossError, fit, make_optimizer
 
 # Digits at 32x32, AdamW 3e-3 cosine with a 1-epoch warm-up, label smoothing 0.1,
-# bn_momentum 0.9, batch 32. MobileNets train with random shift/zoom; the ShuffleNets,
-# whose stem max-pools the 32x32 digits to 8x8 at once, learn the augmented digits
-# far more slowly (train accuracy 0.64 after 20 epochs), so they train on the plain
-# images with dropout 0.2 before the classifier. Times: 40-160 s each on 2 CPU cores.
+# bn_momentum 0.9, batch 32, plain images (no shift/zoom), dropout 0.2 before the
+# classifier. (MobileNetV3-Small, in conftest, trains with augmentation.) The ShuffleNets,
+# whose stem max-pools the 32x32 digits to 8x8 at once, learn far more slowly (augmented:
+# train accuracy 0.64 after 20 epochs), hence more epochs. Measured test accuracy:
+# MobileNetV1 8 epochs 0.971, MobileNetV2 8 epochs 0.944. Times: 35-160 s each on 2 cores.
 FAMILIES = [
-    ("mobilenet_v1", 15, True, {}),
-    ("mobilenet_v2", 15, True, {}),
-    ("shufflenet_v1_g3_x1_0", 20, False, {"dropout": 0.2}),
-    ("shufflenet_v2_x1_5", 25, False, {"dropout": 0.2}),
+    ("mobilenet_v1", 8),
+    ("mobilenet_v2", 8),
+    ("shufflenet_v1_g3_x1_0", 20),
+    ("shufflenet_v2_x1_5", 25),
 ]
 
 
 @pytest.fixture(scope="module")
-def digits_32():
-    return {True: digits(input_size=32, batch_size=32), False: digits(input_size=32, batch_size=32, augment=False)}
+def plain_digits():
+    return digits(input_size=32, batch_size=32, augment=False)
 
 
-@pytest.mark.parametrize("name, epochs, augment, kwargs", FAMILIES, ids=[f[0] for f in FAMILIES])
-def test_family_reaches_90_percent_on_digits(name, epochs, augment, kwargs, digits_32):
-    result = fit(name, digits_32[augment], epochs=epochs, verbose=0, **kwargs)
+@pytest.mark.parametrize("name, epochs", FAMILIES, ids=[f[0] for f in FAMILIES])
+def test_family_reaches_90_percent_on_digits(name, epochs, plain_digits):
+    result = fit(name, plain_digits, epochs=epochs, verbose=0, dropout=0.2)
     assert result.test_accuracy >= 0.90, (name, result.test_accuracy, result.history["val_accuracy"])
     assert result.epochs_run == epochs
 
