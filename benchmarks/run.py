@@ -64,12 +64,15 @@ def _pair_figures(name: str, s: dict[str, Any], folder: str) -> dict[str, Any]:
     import keras
 
     from benchmarks.measure import PAIRS, build_pair, interleaved, keras_forward, tflite_latencies, train_step
-    from keras_lightnets import count_macs
+    from keras_lightnets import count_macs, create_model
 
     pair, size, runs, warmup = PAIRS[name], s["size"], s["runs"], max(2, s["runs"] // 5)
     build_runs = 1 if s["quick"] else 3
     build = interleaved(
-        [lambda: build_pair(pair, size)[0], lambda: pair.reference(weights=None, input_shape=(size, size, 3))],
+        [
+            lambda: create_model(pair.name, input_shape=(size, size, 3)),
+            lambda: pair.reference(weights=None, input_shape=(size, size, 3), **pair.kwargs),
+        ],
         build_runs,
         0,
     )

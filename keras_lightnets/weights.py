@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import uuid
 import warnings
 from collections.abc import Mapping
@@ -397,11 +398,9 @@ def _shufflenet_v2_keys(names: set[str]) -> dict[str, str]:
     keys = {"head_conv": "conv5.0", "head_conv_bn": "conv5.1", "predictions": "fc"}
     _conv_bn(keys, "stem", "conv1")
     for name in names:
-        if name.startswith("stage") and "_unit" in name:
-            stage_unit, part = name.split("_", 2)[:2], name.split("_", 2)[2]
-            if part in _SHUFFLE_V2_PARTS:
-                stage, unit = stage_unit[0], int(stage_unit[1][len("unit"):])
-                keys[name] = f"{stage}.{unit - 1}.{_SHUFFLE_V2_PARTS[part]}"
+        unit = re.fullmatch(r"(stage\d)_unit(\d+)_(\w+)", name)
+        if unit and unit[3] in _SHUFFLE_V2_PARTS:
+            keys[name] = f"{unit[1]}.{int(unit[2]) - 1}.{_SHUFFLE_V2_PARTS[unit[3]]}"
     return keys
 
 
