@@ -274,6 +274,7 @@ def depthwise_separable(
     strides: int = 1,
     *,
     depth_multiplier: int = 1,
+    dilation_rate: int = 1,
     activation: str = "relu6",
     batch_norm: bool = True,
     bn_momentum: float = 0.99,
@@ -289,8 +290,10 @@ def depthwise_separable(
         strides: stride (>= 1) of the depthwise conv.
         depth_multiplier: depthwise channel multiplier (>= 1), the
             "resolution multiplier" argument of ``keras.applications.MobileNet``.
+        dilation_rate: dilation (>= 1) of the depthwise conv (stride 1 only);
+            used for ``output_stride`` 16 / 8.
         activation: activation after both convs (see :func:`conv_block`).
-        batch_norm, bn_momentum, bn_epsilon: as in :func:`conv_block`.
+        batch_norm, bn_momentum, bn_epsilon, padding: as in :func:`conv_block`.
         name: prefix; layers are ``name_depthwise*`` and ``name_pointwise*``.
 
     Example:
@@ -308,6 +311,7 @@ def depthwise_separable(
         depthwise=True,
         padding=padding,
         depth_multiplier=depth_multiplier,
+        dilation_rate=dilation_rate,
         activation=activation,
         name=f"{name}_depthwise",
         **norm,
@@ -435,6 +439,8 @@ def shuffle_unit(
     strides: int = 1,
     *,
     group_first_conv: bool = True,
+    downsample: bool | None = None,
+    dilation_rate: int = 1,
     bn_momentum: float = 0.9,
     bn_epsilon: float = 1e-5,
     padding: str = "same",
@@ -457,6 +463,10 @@ def shuffle_unit(
         strides: 1 or 2.
         group_first_conv: False makes the first 1x1 conv dense (the first unit
             of stage 2, whose input has only 24 channels).
+        downsample: build the stride-2 form (average-pooled shortcut,
+            concatenation); default ``strides == 2``. True with ``strides=1``
+            is a stage's first unit under ``output_stride`` (stride removed).
+        dilation_rate: dilation (>= 1) of the depthwise conv (stride 1 only).
         bn_momentum, bn_epsilon: BatchNorm settings (defaults: PyTorch's).
         padding: ``"same"`` or ``"symmetric"`` for the stride-2 depthwise conv
             and average pool (see the module docstring).
@@ -472,11 +482,14 @@ def shuffle_unit(
     out_channels = check_int("out_channels", out_channels, low=4)
     strides = check_choice("strides", strides, (1, 2))
     check_bool("group_first_conv", group_first_conv)
+    downsample = check_bool("downsample", strides == 2 if downsample is None else downsample)
+    if strides == 2 and not downsample:
+        raise ValueError("`downsample=False` needs strides=1: a stride-2 unit is a downsampling unit.")
     in_channels = _channels(x)
     mid_channels = out_channels // 4
-    main_channels = out_channels - in_channels if strides == 2 else out_channels
+    main_channels = out_channels - in_channels if downsample else out_channels
     first_groups = groups if group_first_conv else 1
-    if strides == 1 and in_channels != out_channels:
+    if not downsample and in_channels != out_channels:
         raise ValueError(
             f"`out_channels` ({out_channels}) must equal the input channels ({in_channels}) "
             "in a stride-1 shuffle_unit."
@@ -492,12 +505,15 @@ def shuffle_unit(
     y = conv_block(x, mid_channels, 1, groups=first_groups, activation="relu", name=f"{name}_gconv1", **norm)
     if groups > 1:
         y = ChannelShuffle(groups, name=f"{name}_shuffle")(y)
-    y = conv_block(y, None, 3, strides, depthwise=True, padding=padding, name=f"{name}_depthwise", **norm)
+    y = conv_block(
+        y, None, 3, strides, depthwise=True, dilation_rate=dilation_rate, padding=padding,
+        name=f"{name}_depthwise", **norm,
+    )
     y = conv_block(y, main_channels, 1, groups=groups, name=f"{name}_gconv2", **norm)
-    if strides == 1:
+    if not downsample:
         y = layers.Add(name=f"{name}_add")([x, y])
     else:
-        pooled = pool_block(x, "avg", 3, 2, padding=padding, name=f"{name}_pool")
+        pooled = pool_block(x, "avg", 3, strides, padding=padding, name=f"{name}_pool")
         y = layers.Concatenate(name=f"{name}_concat")([pooled, y])
     return layers.ReLU(name=f"{name}_relu")(y)
 
@@ -507,6 +523,8 @@ def shuffle_v2_unit(
     out_channels: int,
     strides: int = 1,
     *,
+    downsample: bool | None = None,
+    dilation_rate: int = 1,
     bn_momentum: float = 0.9,
     bn_epsilon: float = 1e-5,
     padding: str = "same",
@@ -525,6 +543,10 @@ def shuffle_v2_unit(
         out_channels: output channels (>= 2, even). At stride 1 it must equal
             the input channels.
         strides: 1 or 2.
+        downsample: build the two-branch stride-2 form; default
+            ``strides == 2``. True with ``strides=1`` is a stage's first unit
+            under ``output_stride`` (stride removed).
+        dilation_rate: dilation (>= 1) of the depthwise convs (stride 1 only).
         bn_momentum, bn_epsilon: BatchNorm settings (defaults: PyTorch's).
         padding: ``"same"`` or ``"symmetric"`` for the stride-2 depthwise
             convs (see the module docstring).
@@ -538,22 +560,26 @@ def shuffle_v2_unit(
     """
     out_channels = check_int("out_channels", out_channels, low=2)
     strides = check_choice("strides", strides, (1, 2))
+    downsample = check_bool("downsample", strides == 2 if downsample is None else downsample)
+    if strides == 2 and not downsample:
+        raise ValueError("`downsample=False` needs strides=1: a stride-2 unit is a downsampling unit.")
     in_channels = _channels(x)
-    if out_channels % 2 or (strides == 1 and in_channels != out_channels):
+    if out_channels % 2 or (not downsample and in_channels != out_channels):
         raise ValueError(
-            f"`out_channels` must be even and, at stride 1, equal the input channels "
-            f"({in_channels}); received out_channels={out_channels}, strides={strides}."
+            f"`out_channels` must be even and, in a unit that does not downsample, equal the input "
+            f"channels ({in_channels}); received out_channels={out_channels}, strides={strides}."
         )
     branch = out_channels // 2
     norm = dict(bn_momentum=bn_momentum, bn_epsilon=bn_epsilon)
-    if strides == 1:
+    spatial = dict(depthwise=True, dilation_rate=dilation_rate, padding=padding)
+    if not downsample:
         left, right = ChannelSplit(name=f"{name}_split")(x)
     else:
-        left = conv_block(x, None, 3, 2, depthwise=True, padding=padding, name=f"{name}_proj_depthwise", **norm)
+        left = conv_block(x, None, 3, strides, name=f"{name}_proj_depthwise", **spatial, **norm)
         left = conv_block(left, branch, 1, activation="relu", name=f"{name}_proj_pointwise", **norm)
         right = x
     right = conv_block(right, branch, 1, activation="relu", name=f"{name}_pointwise1", **norm)
-    right = conv_block(right, None, 3, strides, depthwise=True, padding=padding, name=f"{name}_depthwise", **norm)
+    right = conv_block(right, None, 3, strides, name=f"{name}_depthwise", **spatial, **norm)
     right = conv_block(right, branch, 1, activation="relu", name=f"{name}_pointwise2", **norm)
     y = layers.Concatenate(name=f"{name}_concat")([left, right])
     return ChannelShuffle(2, name=f"{name}_shuffle")(y)

@@ -1,8 +1,11 @@
-"""Deployment: SavedModel, TFLite (LiteRT) in four precisions, ONNX, and checks.
+"""Conversion: SavedModel, TFLite (LiteRT) in four precisions, ONNX.
 
 Conversion goes through Keras' own ``model.export`` (``format="tf_saved_model"``,
-``"litert"``, ``"onnx"``) and the TFLite converter options it forwards; LiteRT
-files are run with the ``ai-edge-litert`` interpreter. What this module adds:
+``"litert"``, ``"onnx"``) and the TFLite converter options it forwards.
+Calibration input is :mod:`keras_lightnets.calibration`, the graph rewrites
+:mod:`keras_lightnets.rewrites`, and running / inspecting the files
+:mod:`keras_lightnets.litert` (``run_tflite``, ``tflite_ops`` and ``compare``
+are re-exported here for convenience). What this module adds:
 a fixed batch-1 input signature (phones run batch 1; a fixed shape lets the
 converter fold every shape computation), builtin-ops-only conversion, full
 integer int8 with calibration from arrays, datasets or generators, atomic
@@ -19,19 +22,19 @@ Example:
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import importlib.util
-import itertools
 import os
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import keras
 import numpy as np
 
+from keras_lightnets.calibration import calibration_samples, with_progress
 from keras_lightnets.files import atomic_target, check_output_path
-from keras_lightnets.layers import HardSwish
-from keras_lightnets.validation import check_bool, check_choice, check_int, check_path
+from keras_lightnets.litert import Comparison, compare, run_tflite, tflite_ops
+from keras_lightnets.rewrites import with_hard_swish
+from keras_lightnets.validation import check_bool, check_choice, check_int
 
 __all__ = [
     "QUANTIZATIONS",
@@ -46,16 +49,6 @@ __all__ = [
 ]
 
 QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
-
-
-@dataclasses.dataclass(frozen=True)
-class Comparison:
-    """Agreement of an exported file with the Keras model on the same inputs."""
-
-    max_abs_error: float
-    relative_error: float  # max |a - b| / max |b|
-    cosine: float  # cosine similarity of the flattened outputs
-    top1_agreement: float  # share of samples whose argmax agrees (2-D outputs)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,61 +110,6 @@ def _input_shape(model: keras.Model, input_size: Any) -> tuple[int, int, int, in
             f"{model.inputs[0].shape}; pass `input_size=(height, width)`."
         )
     return (1, int(height), int(width), int(channels))
-
-
-def _calibration_samples(
-    data: Any, shape: tuple[int, ...], limit: int
-) -> Callable[[], Iterator[list[np.ndarray]]]:
-    """Normalize calibration data to a generator of ``[x]`` with x of ``shape``.
-
-    ``data``: an array (N, H, W, C); a ``tf.data.Dataset`` or any iterable of
-    arrays or of ``(images, labels)`` tuples, batched or single. The first
-    sample is checked now, before any conversion.
-    """
-    if data is None:
-        raise ValueError(
-            "`representative_data` is required for quantization='int8' (an array of "
-            "images, a tf.data.Dataset or a generator)."
-        )
-    if isinstance(data, (str, bytes)) or not (
-        isinstance(data, np.ndarray) or hasattr(data, "__iter__") or callable(data)
-    ):
-        raise TypeError(
-            "`representative_data` must be an array, a tf.data.Dataset or an iterable; "
-            f"received {type(data).__name__}."
-        )
-    if hasattr(data, "__next__"):
-        # A one-shot iterator (e.g. a generator object) cannot be read twice: keep
-        # the items calibration can use, so checking the first one loses nothing.
-        data = list(itertools.islice(data, limit))
-
-    def samples() -> Iterator[np.ndarray]:
-        source = data() if callable(data) and not hasattr(data, "__iter__") else data
-        if isinstance(source, np.ndarray):
-            source = [source]
-        for item in source:
-            if isinstance(item, (tuple, list)):
-                item = item[0]
-            array = np.asarray(item)
-            if array.ndim == len(shape) - 1:
-                array = array[None]
-            for row in array:
-                yield row[None]
-
-    first = next(iter(samples()), None)
-    if first is None:
-        raise ValueError("`representative_data` is empty.")
-    if tuple(first.shape) != shape or not np.issubdtype(first.dtype, np.number):
-        raise ValueError(
-            f"`representative_data` samples must be numeric arrays of shape {shape[1:]} "
-            f"(or batches of them); received {first.dtype} {first.shape[1:]}."
-        )
-
-    def generator() -> Iterator[list[np.ndarray]]:
-        for sample in itertools.islice(samples(), limit):
-            yield [sample.astype(np.float32)]
-
-    return generator
 
 
 # --- export ----------------------------------------------------------------
@@ -276,9 +214,9 @@ def to_tflite(
     path = check_output_path(path, overwrite, suffix=".tflite")
     calibration = None
     if quantization == "int8":
-        calibration = _calibration_samples(representative_data, shape, num_calibration)
+        calibration = calibration_samples(representative_data, shape, num_calibration)
         if progress:
-            calibration = _with_progress(calibration, num_calibration)
+            calibration = with_progress(calibration, num_calibration)
     elif int8_io:
         raise ValueError("`int8_io=True` needs quantization='int8'.")
     if check_data is not None:
@@ -292,7 +230,7 @@ def to_tflite(
 
     options = _converter_options(quantization, calibration, int8_io)
     decompose = hard_swish == "decomposed" or (hard_swish == "auto" and quantization == "int8")
-    graph = _with_hard_swish(model, decompose)
+    graph = with_hard_swish(model, decompose)
     with atomic_target(path) as target:
         graph.export(
             target,
@@ -310,43 +248,6 @@ def to_tflite(
         input_shape=shape,
         comparison=comparison,
     )
-
-
-def _hard_swishes(model: keras.Model) -> Iterator[HardSwish]:
-    for layer in model.layers:
-        if isinstance(layer, HardSwish):
-            yield layer
-        elif isinstance(layer, keras.Model):
-            yield from _hard_swishes(layer)
-
-
-def _with_hard_swish(model: keras.Model, decomposed: bool) -> keras.Model:
-    """``model``, or a copy sharing its weights whose HardSwish layers have ``decomposed``."""
-    if all(layer.decomposed == decomposed for layer in _hard_swishes(model)):
-        return model
-
-    def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
-        if isinstance(layer, HardSwish):
-            return HardSwish.from_config({**layer.get_config(), "decomposed": decomposed})
-        if isinstance(layer, keras.Model):
-            return _with_hard_swish(layer, decomposed)
-        return layer.__class__.from_config(layer.get_config())
-
-    copy = keras.models.clone_model(model, clone_function=clone)
-    copy.set_weights(model.get_weights())
-    return copy
-
-
-def _with_progress(
-    calibration: Callable[[], Iterator[list[np.ndarray]]], total: int
-) -> Callable[[], Iterator[list[np.ndarray]]]:
-    def generator() -> Iterator[list[np.ndarray]]:
-        bar = keras.utils.Progbar(total, unit_name="calibration image")
-        for index, sample in enumerate(calibration(), start=1):
-            bar.update(index)
-            yield sample
-
-    return generator
 
 
 def to_onnx(
@@ -387,89 +288,4 @@ def to_onnx(
         )
     return path
 
-
-# --- running and checking ---------------------------------------------------
-
-
-def _interpreter(path: Any, num_threads: int | None = None) -> Any:
-    from ai_edge_litert.interpreter import Interpreter
-
-    path = check_path("path", path, must_exist=True)
-    return Interpreter(model_path=path, num_threads=num_threads)
-
-
-def tflite_ops(path: Any) -> dict[str, int]:
-    """Op name -> count in a ``.tflite`` file.
-
-    Example:
-        >>> tflite_ops("v3_small.tflite")["HARD_SWISH"]  # doctest: +SKIP
-        19
-    """
-    interpreter = _interpreter(path)
-    return dict(collections.Counter(op["op_name"] for op in interpreter._get_ops_details()))
-
-
-def run_tflite(path: Any, x: Any, *, num_threads: int | None = None) -> np.ndarray:
-    """Run a ``.tflite`` file on float images ``x`` (N, H, W, C); return float outputs.
-
-    Each image runs on its own (batch-1 files, as :func:`to_tflite` writes);
-    int8 inputs are quantized and int8 outputs dequantized with the file's scale
-    and zero point.
-
-    Example:
-        >>> probabilities = run_tflite("v3_small.tflite", images)  # doctest: +SKIP
-    """
-    interpreter = _interpreter(path, num_threads)
-    input_detail = interpreter.get_input_details()[0]
-    output_detail = interpreter.get_output_details()[0]
-    x = np.asarray(x, dtype=np.float32)
-    expected = tuple(input_detail["shape"][1:])
-    if x.ndim != 4 or x.shape[1:] != expected:
-        raise ValueError(f"`x` must have shape (N, {', '.join(map(str, expected))}); received {x.shape}.")
-    shape = (1, *expected)
-    if tuple(input_detail["shape"]) != shape:
-        interpreter.resize_tensor_input(input_detail["index"], shape)
-    interpreter.allocate_tensors()
-    outputs = []
-    for sample in x:
-        sample = sample[None]
-        if input_detail["dtype"] != np.float32:
-            scale, zero_point = input_detail["quantization"]
-            info = np.iinfo(input_detail["dtype"])
-            sample = np.clip(np.round(sample / scale + zero_point), info.min, info.max)
-            sample = sample.astype(input_detail["dtype"])
-        interpreter.set_tensor(input_detail["index"], sample)
-        interpreter.invoke()
-        out = interpreter.get_tensor(output_detail["index"])
-        if output_detail["dtype"] != np.float32:
-            scale, zero_point = output_detail["quantization"]
-            out = (out.astype(np.float32) - zero_point) * scale
-        outputs.append(out[0])
-    return np.stack(outputs).astype(np.float32)
-
-
-def compare(model: keras.Model, path: Any, x: Any) -> Comparison:
-    """Errors between ``model(x)`` and the ``.tflite`` file at ``path`` on ``x``.
-
-    Example:
-        >>> compare(model, "v3_small.tflite", images).cosine  # doctest: +SKIP
-        0.99998
-    """
-    x = np.asarray(x, dtype=np.float32)
-    expected = np.asarray(model(x, training=False), dtype=np.float64)
-    actual = run_tflite(path, x).astype(np.float64)
-    diff = np.abs(actual - expected)
-    flat_a, flat_e = actual.ravel(), expected.ravel()
-    denominator = np.linalg.norm(flat_a) * np.linalg.norm(flat_e)
-    cosine = float(flat_a @ flat_e / denominator) if denominator else float(np.all(flat_a == flat_e))
-    if expected.ndim == 2:
-        top1 = float(np.mean(actual.argmax(-1) == expected.argmax(-1)))
-    else:
-        top1 = float("nan")
-    return Comparison(
-        max_abs_error=float(diff.max()),
-        relative_error=float(diff.max() / max(np.abs(expected).max(), 1e-12)),
-        cosine=cosine,
-        top1_agreement=top1,
-    )
 

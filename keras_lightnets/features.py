@@ -2,41 +2,46 @@
 
 Every model takes ``features_only=True`` (with ``include_top=False``) and
 ``out_indices`` (indices into the reductions 2, 4, 8, 16, 32) and returns the
-last feature map at each reduction. :func:`feature_info` describes the
-outputs of any such model, also after a ``.keras`` round trip.
+last feature map at each reduction. Name, reduction and channels are recorded
+while the model is built (``model.feature_info``, kept in ``.keras`` files);
+:func:`feature_info` reads them.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import keras
 
 from keras_lightnets.models import MobileNetV1, MobileNetV2, MobileNetV3Large, MobileNetV3Small
+from keras_lightnets.models.network import LightNet
 from keras_lightnets.registry import get_entry, list_models
 from keras_lightnets.validation import check_choice
 
 __all__ = ["SSDLITE_TAPS", "backbone", "feature_info"]
 
-# SSDLite / SSD tap layers: (stride 16, stride 32). MobileNetV2: expansion output
-# of the 15th conv layer (block 13) and the final 1280-channel map; MobileNetV3:
-# expansion of the 13th Large / 9th Small block and the last conv; MobileNetV1
-# (TF object detection API's SSD): Conv2d_11_pointwise and Conv2d_13_pointwise.
-SSDLITE_TAPS: dict[Any, tuple[str, str]] = {
-    MobileNetV1: ("block_11_pointwise_act", "block_13_pointwise_act"),
-    MobileNetV2: ("block_13_expand_act", "head_conv_act"),
-    MobileNetV3Large: ("block_12_expand_act", "head_conv_act"),
-    MobileNetV3Small: ("block_8_expand_act", "head_conv_act"),
+# SSDLite / SSD tap layers and their nominal reductions: (stride 16, stride 32).
+# MobileNetV2: expansion output of the 15th conv layer (block 13) and the final
+# 1280-channel map; MobileNetV3: expansion of the 13th Large / 9th Small block and
+# the last conv; MobileNetV1 (TF object detection API's SSD): Conv2d_11_pointwise
+# and Conv2d_13_pointwise.
+SSDLITE_TAPS: dict[Any, tuple[tuple[str, int], tuple[str, int]]] = {
+    MobileNetV1: (("block_11_pointwise_act", 16), ("block_13_pointwise_act", 32)),
+    MobileNetV2: (("block_13_expand_act", 16), ("head_conv_act", 32)),
+    MobileNetV3Large: (("block_12_expand_act", 16), ("head_conv_act", 32)),
+    MobileNetV3Small: (("block_8_expand_act", 16), ("head_conv_act", 32)),
 }
-_PROBE = 256  # spatial size used to measure reductions of dynamic-size models
 
 
 def feature_info(model: keras.Model) -> list[dict[str, Any]]:
-    """Name, reduction (stride) and channels of each output of ``model``.
+    """Name, reduction (stride) and channels of each feature map ``model`` records.
 
-    Works on any single-input functional model with 4-D outputs, including one
-    reloaded from a ``.keras`` file.
+    For a ``features_only`` model or a :func:`backbone`, one entry per output;
+    for a classifier, the last map at each reduction it reaches. Recorded while
+    the model was built, and kept through a ``.keras`` round trip.
+
+    Args:
+        model: a model built by this package (or reloaded from its ``.keras`` file).
 
     Example:
         >>> from keras_lightnets import MobileNetV2
@@ -46,24 +51,12 @@ def feature_info(model: keras.Model) -> list[dict[str, Any]]:
     """
     if not isinstance(model, keras.Model):
         raise TypeError(f"`model` must be a keras.Model; received {type(model).__name__}.")
-    input_shape = tuple(model.inputs[0].shape)
-    height = input_shape[1]
-    if height is None:
-        probe = keras.KerasTensor((1, _PROBE, _PROBE, input_shape[-1]))
-        specs = model.compute_output_spec(probe)
-        height = _PROBE
-    else:
-        specs = model.outputs
-    specs = specs if isinstance(specs, (list, tuple)) else [specs]
-    info = []
-    for tensor, spec in zip(model.outputs, specs):
-        if len(spec.shape) != 4:
-            raise ValueError(f"feature_info needs 4-D outputs; {tensor.name} has shape {spec.shape}.")
-        reduction = 2 ** round(math.log2(height / spec.shape[1]))
-        info.append(
-            {"name": tensor._keras_history.operation.name, "reduction": reduction, "channels": int(spec.shape[-1])}
+    if not isinstance(model, LightNet):
+        raise ValueError(
+            f"{model.name!r} is a {type(model).__name__}, not a keras_lightnets model: it records no "
+            "feature maps. Build it with a keras_lightnets model function (features_only=True) or backbone()."
         )
-    return info
+    return [dict(entry) for entry in model.feature_info]
 
 
 def backbone(name: str, taps: str = "ssdlite", **kwargs: Any) -> keras.Model:
@@ -72,7 +65,8 @@ def backbone(name: str, taps: str = "ssdlite", **kwargs: Any) -> keras.Model:
     ``taps="ssdlite"`` returns ``[stride-16 map, stride-32 map]``: MobileNetV2
     ``block_13_expand_act`` (576 ch) and the 1280-ch last conv; MobileNetV3 the
     expansion of the 13th Large (672 ch) / 9th Small (288 ch) block and the
-    last conv (960 / 576 ch); MobileNetV1 ``block_11/13_pointwise_act``.
+    last conv (960 / 576 ch); MobileNetV1 ``block_11/13_pointwise_act``. With
+    ``output_stride=16`` both maps are at reduction 16.
 
     Args:
         name: a registered MobileNet name (see :func:`list_models`).
@@ -93,7 +87,10 @@ def backbone(name: str, taps: str = "ssdlite", **kwargs: Any) -> keras.Model:
     if kwargs.get("include_top", False) is not False or kwargs.get("features_only", False):
         raise ValueError("`backbone` builds include_top=False, features_only=False models itself.")
     model = entry.builder(**{**kwargs, **entry.fixed, "include_top": False})
-    outputs = [model.get_layer(layer).output for layer in SSDLITE_TAPS[entry.builder]]
-    cut = keras.Model(model.inputs, outputs, name=f"{model.name}_ssdlite")
-    cut.feature_info = feature_info(cut)
-    return cut
+    output_stride = kwargs.get("output_stride", 32)
+    outputs, info = [], []
+    for layer_name, reduction in SSDLITE_TAPS[entry.builder]:
+        tensor = model.get_layer(layer_name).output
+        outputs.append(tensor)
+        info.append({"name": layer_name, "reduction": min(reduction, output_stride), "channels": int(tensor.shape[-1])})
+    return LightNet(model.inputs, outputs, name=f"{model.name}_ssdlite", feature_info=info)

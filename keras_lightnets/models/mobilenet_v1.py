@@ -7,14 +7,10 @@ from typing import Any, NamedTuple
 import keras
 
 from keras_lightnets.blocks import conv_block, depthwise_separable
-from keras_lightnets.models.common import (
-    StrideTracker,
-    build_input,
-    conv_classifier,
-    finish_model,
-    model_args,
-    pool_features,
-)
+from keras_lightnets.models.args import CLASSIFIER_SIZE, ModelArgs, shared_args_doc
+from keras_lightnets.models.heads import build_input, conv_classifier, pool_features
+from keras_lightnets.models.network import finish_model
+from keras_lightnets.models.strides import StrideTracker
 from keras_lightnets.validation import check_float, check_int
 
 __all__ = ["MOBILENET_V1_BLOCKS", "MobileNetV1", "V1Block"]
@@ -48,6 +44,7 @@ MOBILENET_V1_BLOCKS: tuple[V1Block, ...] = (
 )
 
 
+@shared_args_doc
 def MobileNetV1(
     input_shape: tuple[int | None, int | None, int] | None = None,
     alpha: float = 1.0,
@@ -64,44 +61,26 @@ def MobileNetV1(
     bn_epsilon: float = 1e-3,
     features_only: bool = False,
     out_indices: tuple[int, ...] | None = None,
+    output_stride: int = 32,
     padding: str = "same",
     name: str | None = None,
 ) -> keras.Model:
     """MobileNetV1, layer for layer ``keras.applications.MobileNet``.
 
-    Channels are ``int(c * alpha)`` as in the reference. Strided convs use
-    ``padding="same"`` (TF-slim's reference); at odd input sizes this differs
-    from ``keras.applications.MobileNet``, whose fixed ``((0, 1), (0, 1))`` pad
-    drops a row and a column (see the README).
+    Stem conv 3x3 stride 2, 13 :func:`~keras_lightnets.blocks.depthwise_separable`
+    units ``block_1`` ... ``block_13``; the top is global pool, dropout, 1x1
+    conv. Channels are ``int(c * alpha)`` as in the reference. Strided convs
+    use ``padding="same"`` (TF-slim's reference); at odd input sizes this
+    differs from ``keras.applications.MobileNet``, whose fixed ``((0, 1), (0,
+    1))`` pad drops a row and a column (see the README). ``"imagenet"``
+    weights: alpha 0.25-1.0, sizes 128-224. The input shape defaults to
+    224x224x3 with the top, any size without.
 
     Args:
-        input_shape: ``(height, width, channels)``; height/width >= 32 or None.
-            Default ``(224, 224, 3)`` with the top, ``(None, None, 3)`` without.
         alpha: width multiplier (> 0), e.g. 0.25, 0.5, 0.75, 1.0.
         depth_multiplier: depthwise channel multiplier (>= 1).
         dropout: dropout rate before the classifier, in [0, 1).
-        include_top: add the classifier (global pool, dropout, 1x1 conv).
-        weights: None, ``"imagenet"`` (``keras.applications``' file for
-            alpha 0.25-1.0, sizes 128-224; downloaded once) or the path of a weights file
-            (.weights.h5, .h5, .keras).
-        input_tensor: optional symbolic tensor to build the model on.
-        pooling: without the top: None (4-D output), "avg" or "max".
-        classes: classifier outputs (>= 1).
-        classifier_activation: activation of the top layer (str, callable,
-            or None for logits).
-        include_preprocessing: rescale [0, 255] inputs to [-1, 1] in the model
-            (``keras.applications.mobilenet.preprocess_input`` does the same).
-        bn_momentum: BatchNorm momentum in (0, 1).
-        bn_epsilon: BatchNorm epsilon (> 0).
-        features_only: return the feature maps (needs include_top=False):
-            the last map at each reduction in ``out_indices``; the model gets a
-            ``feature_info`` attribute.
-        out_indices: sorted indices into the reductions (2, 4, 8, 16, 32);
-            default: every reduction up to ``output_stride``.
-        padding: ``"same"`` (TF, as ``keras.applications``; default) or
-            ``"symmetric"`` (PyTorch's ``k//2`` on each side for strided convs
-            and pools, for weights trained in PyTorch); weights unchanged.
-        name: model name.
+        {shared_args}
 
     Example:
         >>> model = MobileNetV1(input_shape=(128, 128, 3), alpha=0.5, classes=10)
@@ -110,26 +89,33 @@ def MobileNetV1(
     """
     alpha = check_float("alpha", alpha, low=0.0, low_inclusive=False)
     depth_multiplier = check_int("depth_multiplier", depth_multiplier, low=1)
-    args = model_args(locals(), default_shape=(224, 224, 3) if include_top is True else (None, None, 3), family="mobilenet_v1")
-    norm = dict(bn_momentum=args["bn_momentum"], bn_epsilon=args["bn_epsilon"], padding=args["padding"])
+    args = ModelArgs.check(
+        input_shape=input_shape, include_top=include_top, weights=weights, input_tensor=input_tensor,
+        pooling=pooling, classes=classes, classifier_activation=classifier_activation, dropout=dropout,
+        include_preprocessing=include_preprocessing, bn_momentum=bn_momentum, bn_epsilon=bn_epsilon,
+        features_only=features_only, out_indices=out_indices, output_stride=output_stride,
+        padding=padding, name=name, default_size=CLASSIFIER_SIZE,
+    ).with_imagenet("mobilenet_v1", alpha=alpha, depth_multiplier=depth_multiplier)
 
-    tracker = StrideTracker()
+    tracker = StrideTracker(args.output_stride)
     inputs, x = build_input(args)
-    x = conv_block(x, int(STEM_FILTERS * alpha), 3, tracker.step(2)[0], activation="relu6", name="stem", **norm)
+    x = conv_block(x, int(STEM_FILTERS * alpha), 3, tracker.step(2)[0], activation="relu6", name="stem", **args.norm)
     tracker.tap(x)
     for index, block in enumerate(MOBILENET_V1_BLOCKS, start=1):
+        strides, rate = tracker.step(block.strides)
         x = depthwise_separable(
             x,
             int(block.filters * alpha),
-            tracker.step(block.strides)[0],
+            strides,
             depth_multiplier=depth_multiplier,
+            dilation_rate=rate,
             activation="relu6",
             name=f"block_{index}",
-            **norm,
+            **args.norm,
         )
         tracker.tap(x)
-    if args["include_top"]:
+    if args.include_top:
         x = conv_classifier(x, args)
     else:
-        x = pool_features(x, args["pooling"])
+        x = pool_features(x, args.pooling)
     return finish_model(inputs, x, args, f"mobilenet_v1_{alpha:.2f}", tracker)

@@ -7,14 +7,10 @@ from typing import Any, NamedTuple
 import keras
 
 from keras_lightnets.blocks import bottleneck, conv_block, make_divisible
-from keras_lightnets.models.common import (
-    StrideTracker,
-    build_input,
-    dense_classifier,
-    finish_model,
-    model_args,
-    pool_features,
-)
+from keras_lightnets.models.args import CLASSIFIER_SIZE, ModelArgs, shared_args_doc
+from keras_lightnets.models.heads import build_input, dense_classifier, pool_features
+from keras_lightnets.models.network import finish_model
+from keras_lightnets.models.strides import StrideTracker
 from keras_lightnets.validation import check_bool, check_choice, check_float
 
 __all__ = ["MOBILENET_V2_STAGES", "MobileNetV2", "V2Stage"]
@@ -43,6 +39,7 @@ MOBILENET_V2_STAGES: tuple[V2Stage, ...] = (
 )
 
 
+@shared_args_doc
 def MobileNetV2(
     input_shape: tuple[int | None, int | None, int] | None = None,
     alpha: float = 1.0,
@@ -72,39 +69,19 @@ def MobileNetV2(
     residuals are named ``block_0`` ... ``block_16``; the SSDLite stride-16 tap
     (``keras.applications``' ``block_13_expand_relu``) is ``block_13_expand_act``.
 
+    The top is global average pooling, dropout (none by default, as
+    ``keras.applications``) and a dense classifier. ``"imagenet"`` weights:
+    alpha 0.35-1.4, sizes 96-224. The input shape defaults to 224x224x3 with
+    the top, any size without.
+
     Args:
-        input_shape: ``(height, width, channels)``; height/width >= 32 or None.
-            Default ``(224, 224, 3)`` with the top, ``(None, None, 3)`` without.
         alpha: width multiplier (> 0): 0.35, 0.5, 0.75, 1.0, 1.3, 1.4, ...
-        include_top: add global average pooling and the dense classifier.
-        weights: None, ``"imagenet"`` (``keras.applications``' file for
-            alpha 0.35-1.4, sizes 96-224; downloaded once) or the path of a weights file
-            (.weights.h5, .h5, .keras).
-        input_tensor: optional symbolic tensor to build the model on.
-        pooling: without the top: None (4-D output), "avg" or "max".
-        classes: classifier outputs (>= 1).
-        classifier_activation: activation of the top layer (str, callable,
-            or None for logits).
-        include_preprocessing: rescale [0, 255] inputs to [-1, 1] in the model.
-        dropout: dropout rate before the classifier in [0, 1) (0: none, as
-            ``keras.applications``).
+        dropout: dropout rate before the classifier in [0, 1).
         use_batch_norm: False removes every BatchNorm and gives the convs
             biases (the SSD code base's option).
         activation: ``"relu6"`` (paper) or ``"relu"`` (for exporters without
             ReLU6).
-        bn_momentum: BatchNorm momentum in (0, 1).
-        bn_epsilon: BatchNorm epsilon (> 0).
-        features_only: return the feature maps (needs include_top=False):
-            the last map at each reduction in ``out_indices``; the model gets a
-            ``feature_info`` attribute.
-        out_indices: sorted indices into the reductions (2, 4, 8, 16, 32);
-            default: every reduction up to ``output_stride``.
-        output_stride: 32, 16 or 8: the strides after that reduction become 1
-            and later depthwise convs are dilated (DeepLab); weights unchanged.
-        padding: ``"same"`` (TF, as ``keras.applications``; default) or
-            ``"symmetric"`` (PyTorch's ``k//2`` on each side for strided convs
-            and pools, for weights trained in PyTorch); weights unchanged.
-        name: model name.
+        {shared_args}
 
     Example:
         >>> model = MobileNetV2(input_shape=(96, 96, 3), alpha=0.35, include_top=False)
@@ -112,17 +89,18 @@ def MobileNetV2(
         (None, 3, 3, 1280)
     """
     alpha = check_float("alpha", alpha, low=0.0, low_inclusive=False)
-    args = model_args(locals(), default_shape=(224, 224, 3) if include_top is True else (None, None, 3), family="mobilenet_v2")
     check_bool("use_batch_norm", use_batch_norm)
     check_choice("activation", activation, ("relu6", "relu"))
-    norm = dict(
-        batch_norm=use_batch_norm,
-        bn_momentum=args["bn_momentum"],
-        bn_epsilon=args["bn_epsilon"],
-        padding=args["padding"],
-    )
+    args = ModelArgs.check(
+        input_shape=input_shape, include_top=include_top, weights=weights, input_tensor=input_tensor,
+        pooling=pooling, classes=classes, classifier_activation=classifier_activation, dropout=dropout,
+        include_preprocessing=include_preprocessing, bn_momentum=bn_momentum, bn_epsilon=bn_epsilon,
+        features_only=features_only, out_indices=out_indices, output_stride=output_stride,
+        padding=padding, name=name, default_size=CLASSIFIER_SIZE,
+    ).with_imagenet("mobilenet_v2", alpha=alpha)
+    norm = dict(batch_norm=use_batch_norm, **args.norm)
 
-    tracker = StrideTracker(args["output_stride"])
+    tracker = StrideTracker(args.output_stride)
     inputs, x = build_input(args)
     x = conv_block(
         x, make_divisible(STEM_FILTERS * alpha), 3, tracker.step(2)[0], activation=activation, name="stem", **norm
@@ -148,8 +126,8 @@ def MobileNetV2(
             index += 1
     head = make_divisible(HEAD_FILTERS * alpha) if alpha > 1.0 else HEAD_FILTERS
     x = tracker.tap(conv_block(x, head, 1, activation=activation, name="head_conv", **norm))
-    if args["include_top"]:
+    if args.include_top:
         x = dense_classifier(x, args)
     else:
-        x = pool_features(x, args["pooling"])
+        x = pool_features(x, args.pooling)
     return finish_model(inputs, x, args, f"mobilenet_v2_{alpha:.2f}", tracker)

@@ -7,14 +7,10 @@ from typing import Any, NamedTuple
 import keras
 
 from keras_lightnets.blocks import bottleneck, conv_block, make_divisible
-from keras_lightnets.models.common import (
-    StrideTracker,
-    build_input,
-    conv_classifier,
-    finish_model,
-    model_args,
-    pool_features,
-)
+from keras_lightnets.models.args import ANY_SIZE, ModelArgs, shared_args_doc
+from keras_lightnets.models.heads import build_input, conv_classifier, pool_features
+from keras_lightnets.models.network import finish_model
+from keras_lightnets.models.strides import StrideTracker
 from keras_lightnets.validation import check_bool, check_float
 
 __all__ = [
@@ -82,38 +78,16 @@ def _mobilenet_v3(
     blocks: tuple[V3Block, ...],
     pre_logits: int,
     default_name: str,
-    family: str,
-    *,
-    input_shape: Any,
-    alpha: Any,
-    minimalistic: Any,
-    include_top: Any,
-    weights: Any,
-    input_tensor: Any,
-    classes: Any,
-    pooling: Any,
-    dropout_rate: Any,
-    classifier_activation: Any,
-    include_preprocessing: Any,
-    bn_momentum: Any,
-    bn_epsilon: Any,
-    features_only: Any,
-    out_indices: Any,
-    output_stride: Any,
-    padding: Any,
-    name: Any,
+    args: ModelArgs,
+    alpha: float,
+    minimalistic: bool,
 ) -> keras.Model:
     """Walk a V3 block table (shared by Large and Small)."""
-    alpha = check_float("alpha", alpha, low=0.0, low_inclusive=False)
-    args = model_args(locals(), default_shape=(None, None, 3), family=family)
-    check_bool("minimalistic", minimalistic)
-    norm = dict(bn_momentum=args["bn_momentum"], bn_epsilon=args["bn_epsilon"], padding=args["padding"])
     # minimalistic: no SE, ReLU everywhere, 3x3 depthwise everywhere.
     head_act = RE if minimalistic else HS
-
-    tracker = StrideTracker(args["output_stride"])
+    tracker = StrideTracker(args.output_stride)
     inputs, x = build_input(args)
-    x = conv_block(x, STEM_FILTERS, 3, tracker.step(2)[0], activation=head_act, name="stem", **norm)
+    x = conv_block(x, STEM_FILTERS, 3, tracker.step(2)[0], activation=head_act, name="stem", **args.norm)
     tracker.tap(x)
     paper_in = STEM_FILTERS
     for index, block in enumerate(blocks):
@@ -131,19 +105,27 @@ def _mobilenet_v3(
             se=block.se and not minimalistic,
             activation=RE if minimalistic else block.activation,
             name=f"block_{index}",
-            **norm,
+            **args.norm,
         )
         paper_in = block.filters
         tracker.tap(x)
-    x = conv_block(x, make_divisible(x.shape[-1] * 6), 1, activation=head_act, name="head_conv", **norm)
+    x = conv_block(x, make_divisible(x.shape[-1] * 6), 1, activation=head_act, name="head_conv", **args.norm)
     tracker.tap(x)
-    if args["include_top"]:
+    if args.include_top:
         if alpha > 1.0:
             pre_logits = make_divisible(pre_logits * alpha)
         x = conv_classifier(x, args, hidden=pre_logits, hidden_activation=head_act)
     else:
-        x = pool_features(x, args["pooling"])
+        x = pool_features(x, args.pooling)
     return finish_model(inputs, x, args, default_name, tracker)
+
+
+def _v3_args(family: str, alpha: Any, minimalistic: Any, **shared: Any) -> tuple[ModelArgs, float, bool]:
+    """Check the V3 width arguments and the shared ones (``dropout_rate`` is ``dropout``)."""
+    alpha = check_float("alpha", alpha, low=0.0, low_inclusive=False)
+    check_bool("minimalistic", minimalistic)
+    args = ModelArgs.check(default_size=ANY_SIZE, **shared)
+    return args.with_imagenet(family, alpha=alpha, minimalistic=minimalistic), alpha, minimalistic
 
 
 _V3_DOC = """MobileNetV3-{size}, layer for layer ``keras.applications.MobileNetV3{size}``.
@@ -151,40 +133,17 @@ _V3_DOC = """MobileNetV3-{size}, layer for layer ``keras.applications.MobileNetV
     Block outputs are ``make_divisible(c * alpha, 8)``; expanded channels are
     ``make_divisible(in_channels * exp / in_paper, 8)``; the stem keeps 16
     channels; SE reduces to ``make_divisible(exp / 4, 8)`` with a hard-sigmoid
-    gate. Blocks are ``block_0`` ... ``block_{last}``.
+    gate. Blocks are ``block_0`` ... ``block_{last}``. The top is global pool,
+    1x1 conv {pre_logits}, hard-swish, dropout, 1x1 conv. ``"imagenet"``
+    weights: alpha 0.75 / 1.0, minimalistic 1.0 (MD5-checked). The input
+    shape defaults to any size; ``include_preprocessing`` is True, as
+    ``keras.applications``.
 
     Args:
-        input_shape: ``(height, width, channels)``; height/width >= 32 or None.
-            Default ``(None, None, 3)``.
         alpha: width multiplier (> 0), e.g. 0.75, 1.0.
         minimalistic: no SE, ReLU everywhere, 3x3 depthwise kernels.
-        include_top: add the classifier head (pool, 1x1 conv {pre_logits},
-            hard-swish, dropout, 1x1 conv).
-        weights: None, ``"imagenet"`` (``keras.applications``' file for
-            alpha 0.75 / 1.0, minimalistic 1.0; downloaded once and
-            hash-checked) or the path of a weights file (.weights.h5, .h5,
-            .keras).
-        input_tensor: optional symbolic tensor to build the model on.
-        classes: classifier outputs (>= 1).
-        pooling: without the top: None (4-D output), "avg" or "max".
         dropout_rate: dropout before the logits, in [0, 1).
-        classifier_activation: activation of the top layer (str, callable,
-            or None for logits).
-        include_preprocessing: rescale [0, 255] inputs to [-1, 1] in the model
-            (default True, as ``keras.applications``).
-        bn_momentum: BatchNorm momentum in (0, 1).
-        bn_epsilon: BatchNorm epsilon (> 0).
-        features_only: return the feature maps (needs include_top=False):
-            the last map at each reduction in ``out_indices``; the model gets a
-            ``feature_info`` attribute.
-        out_indices: sorted indices into the reductions (2, 4, 8, 16, 32);
-            default: every reduction up to ``output_stride``.
-        output_stride: 32, 16 or 8: the strides after that reduction become 1
-            and later depthwise convs are dilated (DeepLab); weights unchanged.
-        padding: ``"same"`` (TF, as ``keras.applications``; default) or
-            ``"symmetric"`` (PyTorch's ``k//2`` on each side for strided convs
-            and pools, for weights trained in PyTorch); weights unchanged.
-        name: model name.
+        {{shared_args}}
 
     Example:
         >>> model = MobileNetV3{size}(input_shape=(224, 224, 3))
@@ -213,9 +172,15 @@ def MobileNetV3Large(
     padding: str = "same",
     name: str | None = "MobileNetV3Large",
 ) -> keras.Model:
-    return _mobilenet_v3(
-        MOBILENET_V3_LARGE_BLOCKS, LARGE_PRE_LOGITS, "MobileNetV3Large", "mobilenet_v3_large", **locals()
+    args, alpha, minimalistic = _v3_args(
+        "mobilenet_v3_large", alpha, minimalistic,
+        input_shape=input_shape, include_top=include_top, weights=weights, input_tensor=input_tensor,
+        pooling=pooling, classes=classes, classifier_activation=classifier_activation, dropout=dropout_rate,
+        include_preprocessing=include_preprocessing, bn_momentum=bn_momentum, bn_epsilon=bn_epsilon,
+        features_only=features_only, out_indices=out_indices, output_stride=output_stride,
+        padding=padding, name=name,
     )
+    return _mobilenet_v3(MOBILENET_V3_LARGE_BLOCKS, LARGE_PRE_LOGITS, "MobileNetV3Large", args, alpha, minimalistic)
 
 
 def MobileNetV3Small(
@@ -238,10 +203,18 @@ def MobileNetV3Small(
     padding: str = "same",
     name: str | None = "MobileNetV3Small",
 ) -> keras.Model:
-    return _mobilenet_v3(
-        MOBILENET_V3_SMALL_BLOCKS, SMALL_PRE_LOGITS, "MobileNetV3Small", "mobilenet_v3_small", **locals()
+    args, alpha, minimalistic = _v3_args(
+        "mobilenet_v3_small", alpha, minimalistic,
+        input_shape=input_shape, include_top=include_top, weights=weights, input_tensor=input_tensor,
+        pooling=pooling, classes=classes, classifier_activation=classifier_activation, dropout=dropout_rate,
+        include_preprocessing=include_preprocessing, bn_momentum=bn_momentum, bn_epsilon=bn_epsilon,
+        features_only=features_only, out_indices=out_indices, output_stride=output_stride,
+        padding=padding, name=name,
     )
+    return _mobilenet_v3(MOBILENET_V3_SMALL_BLOCKS, SMALL_PRE_LOGITS, "MobileNetV3Small", args, alpha, minimalistic)
 
 
 MobileNetV3Large.__doc__ = _V3_DOC.format(size="Large", last=14, pre_logits=1280)
 MobileNetV3Small.__doc__ = _V3_DOC.format(size="Small", last=10, pre_logits=1024)
+shared_args_doc(MobileNetV3Large)
+shared_args_doc(MobileNetV3Small)

@@ -7,14 +7,10 @@ from typing import Any
 import keras
 
 from keras_lightnets.blocks import conv_block, pool_block, shuffle_v2_unit
-from keras_lightnets.models.common import (
-    StrideTracker,
-    build_input,
-    dense_classifier,
-    finish_model,
-    model_args,
-    pool_features,
-)
+from keras_lightnets.models.args import CLASSIFIER_SIZE, ModelArgs, shared_args_doc
+from keras_lightnets.models.heads import build_input, dense_classifier, pool_features
+from keras_lightnets.models.network import finish_model
+from keras_lightnets.models.strides import StrideTracker
 from keras_lightnets.validation import check_choice, check_float
 
 __all__ = ["SHUFFLENET_V2_CHANNELS", "STAGE_REPEATS", "ShuffleNetV2"]
@@ -30,6 +26,7 @@ SHUFFLENET_V2_CHANNELS: dict[float, tuple[int, int, int, int]] = {
 }
 
 
+@shared_args_doc
 def ShuffleNetV2(
     scale: float = 1.0,
     input_shape: tuple[int | None, int | None, int] | None = None,
@@ -45,6 +42,7 @@ def ShuffleNetV2(
     bn_epsilon: float = 1e-5,
     features_only: bool = False,
     out_indices: tuple[int, ...] | None = None,
+    output_stride: int = 32,
     padding: str = "same",
     name: str | None = None,
 ) -> keras.Model:
@@ -56,28 +54,8 @@ def ShuffleNetV2(
 
     Args:
         scale: 0.5, 1.0, 1.5 or 2.0.
-        input_shape: ``(height, width, channels)``; height/width >= 32 or None.
-            Default ``(224, 224, 3)`` with the top, ``(None, None, 3)`` without.
-        include_top: add global average pooling and the dense classifier.
-        weights: None or the path of a weights file (.weights.h5, .h5, .keras).
-        input_tensor: optional symbolic tensor to build the model on.
-        pooling: without the top: None (4-D output), "avg" or "max".
-        classes: classifier outputs (>= 1).
-        classifier_activation: activation of the top layer (str, callable,
-            or None for logits).
-        include_preprocessing: rescale [0, 255] inputs to [-1, 1] in the model.
         dropout: dropout before the classifier, in [0, 1).
-        bn_momentum: BatchNorm momentum in (0, 1) (default: PyTorch's 0.1).
-        bn_epsilon: BatchNorm epsilon (> 0) (default: PyTorch's 1e-5).
-        features_only: return the feature maps (needs include_top=False):
-            the last map at each reduction in ``out_indices``; the model gets a
-            ``feature_info`` attribute.
-        out_indices: sorted indices into the reductions (2, 4, 8, 16, 32);
-            default: every reduction up to ``output_stride``.
-        padding: ``"same"`` (TF, as ``keras.applications``; default) or
-            ``"symmetric"`` (PyTorch's ``k//2`` on each side for strided convs
-            and pools, for weights trained in PyTorch); weights unchanged.
-        name: model name.
+        {shared_args}
 
     Example:
         >>> model = ShuffleNetV2(scale=0.5, input_shape=(224, 224, 3))
@@ -85,28 +63,35 @@ def ShuffleNetV2(
         (None, 1000)
     """
     scale = check_choice("scale", check_float("scale", scale), tuple(SHUFFLENET_V2_CHANNELS))
-    args = model_args(locals(), default_shape=(224, 224, 3) if include_top is True else (None, None, 3), family="shufflenet_v2")
-    norm = dict(bn_momentum=args["bn_momentum"], bn_epsilon=args["bn_epsilon"], padding=args["padding"])
+    args = ModelArgs.check(
+        input_shape=input_shape, include_top=include_top, weights=weights, input_tensor=input_tensor,
+        pooling=pooling, classes=classes, classifier_activation=classifier_activation, dropout=dropout,
+        include_preprocessing=include_preprocessing, bn_momentum=bn_momentum, bn_epsilon=bn_epsilon,
+        features_only=features_only, out_indices=out_indices, output_stride=output_stride,
+        padding=padding, name=name, default_size=CLASSIFIER_SIZE,
+    ).with_imagenet("shufflenet_v2")
     *stage_channels, last_channels = SHUFFLENET_V2_CHANNELS[scale]
 
-    tracker = StrideTracker()
+    tracker = StrideTracker(args.output_stride)
     inputs, x = build_input(args)
-    x = conv_block(x, STEM_FILTERS, 3, 2, activation="relu", name="stem", **norm)
-    tracker.step(2)
-    tracker.tap(x)
-    x = pool_block(x, "max", 3, 2, padding=args["padding"], name="stem_pool")
-    tracker.step(2)
-    tracker.tap(x)
+    x = tracker.tap(conv_block(x, STEM_FILTERS, 3, tracker.step(2)[0], activation="relu", name="stem", **args.norm))
+    x = tracker.tap(pool_block(x, "max", 3, tracker.step(2)[0], padding=args.padding, name="stem_pool"))
     for stage, (channels, repeats) in enumerate(zip(stage_channels, STAGE_REPEATS), start=2):
         for unit in range(repeats):
+            strides, rate = tracker.step(2 if unit == 0 else 1)
             x = shuffle_v2_unit(
-                x, channels, 2 if unit == 0 else 1, name=f"stage{stage}_unit{unit + 1}", **norm
+                x,
+                channels,
+                strides,
+                downsample=unit == 0,
+                dilation_rate=rate,
+                name=f"stage{stage}_unit{unit + 1}",
+                **args.norm,
             )
-            tracker.step(2 if unit == 0 else 1)
             tracker.tap(x)
-    x = tracker.tap(conv_block(x, last_channels, 1, activation="relu", name="head_conv", **norm))
-    if args["include_top"]:
+    x = tracker.tap(conv_block(x, last_channels, 1, activation="relu", name="head_conv", **args.norm))
+    if args.include_top:
         x = dense_classifier(x, args)
     else:
-        x = pool_features(x, args["pooling"])
+        x = pool_features(x, args.pooling)
     return finish_model(inputs, x, args, f"shufflenet_v2_{scale:.1f}x", tracker)

@@ -1,0 +1,162 @@
+"""The one mechanism every checkpoint conversion uses: plan, check, report, assign all or nothing.
+
+A converter says which checkpoint prefix feeds each Keras layer
+(``{"stem": "features.0.0", "stem_bn": "features.0.1", ...}``); :func:`assign`
+then converts every tensor to the Keras layout, checks every shape, lists
+missing, unexpected and misshapen keys in one ``ValueError``, and assigns
+nothing unless everything fits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from typing import Any, Callable
+
+import keras
+import numpy as np
+
+from keras_lightnets.validation import check_path
+
+__all__ = ["Plan", "as_numpy_dict", "assign", "plan", "torch_layout"]
+
+_BATCH_NORM = ("weight", "bias", "running_mean", "running_var")
+
+
+def as_numpy_dict(state_dict: Any) -> dict[str, np.ndarray]:
+    """A PyTorch ``state_dict``, a ``.pth`` path or a dict of arrays -> ``{key: ndarray}``.
+
+    Reading a path needs ``torch`` (``weights_only=True``).
+
+    Example:
+        >>> as_numpy_dict({"fc.bias": [0.0, 1.0]})["fc.bias"].shape
+        (2,)
+    """
+    if isinstance(state_dict, (str, os.PathLike)):
+        path = check_path("state_dict", state_dict, must_exist=True)
+        try:
+            import torch
+        except ImportError:
+            raise ImportError(
+                f"Reading {path!r} needs PyTorch (pip install torch); or pass a dict of NumPy arrays."
+            ) from None
+        state_dict = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(
+            "`state_dict` must be a mapping of names to tensors/arrays or the path of a .pth file; "
+            f"received {type(state_dict).__name__}."
+        )
+    arrays = {}
+    for key, value in state_dict.items():
+        if not isinstance(key, str):
+            raise TypeError(f"`state_dict` keys must be str; received {key!r}.")
+        if hasattr(value, "detach"):  # a torch.Tensor
+            value = value.detach().cpu().numpy()
+        arrays[key] = np.asarray(value)
+    return arrays
+
+
+def torch_layout(layer: keras.layers.Layer, array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A PyTorch kernel in the Keras layout of ``layer`` (``shape`` is the Keras shape).
+
+    OIHW -> HWIO (also grouped convs); depthwise ``(C * m, 1, kh, kw)`` ->
+    ``(kh, kw, C, m)``; Linear ``(out, in)`` -> Dense ``(in, out)`` or a 1x1
+    conv ``(1, 1, in, out)``. A wrong-sized array is returned unreshaped so the
+    shape check can report it.
+
+    Example:
+        >>> torch_layout(keras.layers.Dense(3), np.zeros((3, 5)), (5, 3)).shape
+        (5, 3)
+    """
+    if array.ndim == 2:
+        return array.T.reshape(shape) if array.size == np.prod(shape) else array.T
+    if isinstance(layer, keras.layers.DepthwiseConv2D):
+        moved = array.transpose(2, 3, 0, 1)
+        return moved.reshape(shape) if moved.size == np.prod(shape) else moved
+    return array.transpose(2, 3, 1, 0)
+
+
+@dataclasses.dataclass
+class Plan:
+    """What :func:`plan` found: the assignments and every problem."""
+
+    assignments: list[tuple[keras.layers.Layer, list[np.ndarray]]]
+    missing: list[str]
+    unexpected: list[str]
+    misshapen: list[str]
+
+    def check(self, source: str) -> None:
+        """Raise one ``ValueError`` listing every problem, naming ``source``."""
+        if not (self.missing or self.unexpected or self.misshapen):
+            return
+
+        def listing(items: list[str]) -> str:
+            return ", ".join(items[:10]) + (f" ... ({len(items)} in all)" if len(items) > 10 else "")
+
+        raise ValueError(
+            f"The state_dict does not fit {source}: missing keys [{listing(self.missing)}]; "
+            f"unexpected keys [{listing(self.unexpected)}]; misshapen keys [{listing(self.misshapen)}]."
+        )
+
+
+def plan(
+    model: keras.Model,
+    prefixes: Mapping[str, str],
+    tensors: Mapping[str, np.ndarray],
+    *,
+    layout: Callable[[keras.layers.Layer, np.ndarray, tuple[int, ...]], np.ndarray] = torch_layout,
+    ignore: Callable[[str], bool] = lambda key: key.endswith("num_batches_tracked"),
+) -> Plan:
+    """Map ``tensors`` onto every weighted layer of ``model`` by ``prefixes``.
+
+    Args:
+        model: the Keras model to fill.
+        prefixes: Keras layer name -> checkpoint prefix (``prefix.weight``,
+            ``prefix.bias``; BatchNorm ``weight/bias/running_mean/running_var``).
+        tensors: the checkpoint as ``{key: ndarray}``.
+        layout: converts a kernel to the Keras layout (default :func:`torch_layout`).
+        ignore: checkpoint keys that may stay unused.
+
+    Example:
+        >>> plan(model, {"stem": "conv1.0"}, tensors).check("my checkpoint")  # doctest: +SKIP
+    """
+    assignments, missing, misshapen, used = [], [], [], set()
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        if layer.name not in prefixes:
+            raise ValueError(f"No checkpoint module is known for layer {layer.name!r} of {model.name!r}.")
+        prefix = prefixes[layer.name]
+        shapes = [tuple(w.shape) for w in layer.weights]
+        if isinstance(layer, keras.layers.BatchNormalization):
+            keys = [f"{prefix}.{n}" for n in _BATCH_NORM]
+        else:
+            keys = [f"{prefix}.weight", f"{prefix}.bias"][: len(shapes)]
+        arrays = []
+        for index, (key, shape) in enumerate(zip(keys, shapes)):
+            used.add(key)
+            array = tensors.get(key)
+            if array is None:
+                missing.append(key)
+                continue
+            if index == 0 and not isinstance(layer, keras.layers.BatchNormalization):
+                array = layout(layer, array, shape)
+            if tuple(array.shape) != shape:
+                misshapen.append(f"{key}: checkpoint {tensors[key].shape}, model needs {shape} (Keras layout)")
+            arrays.append(array)
+        assignments.append((layer, arrays))
+    unexpected = sorted(key for key in tensors if key not in used and not ignore(key))
+    return Plan(assignments, missing, unexpected, misshapen)
+
+
+def assign(model: keras.Model, found: Plan, source: str) -> keras.Model:
+    """Check ``found`` (raising before any change) and assign every array; return ``model``.
+
+    Example:
+        >>> assign(model, plan(model, prefixes, tensors), "torchvision's mobilenet_v2")  # doctest: +SKIP
+    """
+    found.check(source)
+    for layer, arrays in found.assignments:
+        layer.set_weights(arrays)
+    return model

@@ -1,0 +1,146 @@
+"""torchvision checkpoints -> exact Keras models (MobileNetV2, MobileNetV3, ShuffleNetV2)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import keras
+
+from keras_lightnets.convert.mapping import as_numpy_dict, assign, plan
+from keras_lightnets.registry import create_model
+from keras_lightnets.validation import check_choice
+
+__all__ = ["TORCHVISION_MODELS", "from_torchvision"]
+
+# name -> (BatchNorm epsilon, Keras momentum, classifier weight key) of torchvision's model.
+TORCHVISION_MODELS: dict[str, tuple[float, float, str]] = {
+    "mobilenet_v2": (1e-5, 0.9, "classifier.1.weight"),
+    "mobilenet_v3_large": (1e-3, 0.99, "classifier.3.weight"),
+    "mobilenet_v3_small": (1e-3, 0.99, "classifier.3.weight"),
+    "shufflenet_v2_x0_5": (1e-5, 0.9, "fc.weight"),
+    "shufflenet_v2_x1_0": (1e-5, 0.9, "fc.weight"),
+    "shufflenet_v2_x1_5": (1e-5, 0.9, "fc.weight"),
+    "shufflenet_v2_x2_0": (1e-5, 0.9, "fc.weight"),
+}
+# Arguments from_torchvision sets itself: the conversion is exact only with them.
+_FIXED_ARGUMENTS = ("padding", "bn_epsilon", "bn_momentum", "weights", "features_only", "alpha", "scale")
+_SHUFFLE_V2_PARTS = {
+    "proj_depthwise": "branch1.0", "proj_depthwise_bn": "branch1.1",
+    "proj_pointwise": "branch1.2", "proj_pointwise_bn": "branch1.3",
+    "pointwise1": "branch2.0", "pointwise1_bn": "branch2.1",
+    "depthwise": "branch2.3", "depthwise_bn": "branch2.4",
+    "pointwise2": "branch2.5", "pointwise2_bn": "branch2.6",
+}
+
+
+def _conv_bn(prefixes: dict[str, str], layer: str, prefix: str) -> None:
+    """torchvision's Conv2dNormActivation: ``prefix.0`` conv, ``prefix.1`` BN."""
+    prefixes[layer] = f"{prefix}.0"
+    prefixes[f"{layer}_bn"] = f"{prefix}.1"
+
+
+def _inverted_residual_prefixes(names: set[str], v2: bool) -> dict[str, str]:
+    """Keras layer -> torchvision module for MobileNetV2 / V3."""
+    prefixes: dict[str, str] = {}
+    _conv_bn(prefixes, "stem", "features.0")
+    blocks = sum(1 for name in names if name.startswith("block_") and name.endswith("_depthwise"))
+    inner = "conv" if v2 else "block"
+    for index in range(blocks):
+        block, prefix, part = f"block_{index}", f"features.{index + 1}.{inner}", 0
+        if f"{block}_expand" in names:
+            _conv_bn(prefixes, f"{block}_expand", f"{prefix}.{part}")
+            part += 1
+        _conv_bn(prefixes, f"{block}_depthwise", f"{prefix}.{part}")
+        part += 1
+        if f"{block}_se_reduce" in names:
+            prefixes[f"{block}_se_reduce"] = f"{prefix}.{part}.fc1"
+            prefixes[f"{block}_se_expand"] = f"{prefix}.{part}.fc2"
+            part += 1
+        if v2:  # a bare conv and BN, not a Conv2dNormActivation
+            prefixes[f"{block}_project"] = f"{prefix}.{part}"
+            prefixes[f"{block}_project_bn"] = f"{prefix}.{part + 1}"
+        else:
+            _conv_bn(prefixes, f"{block}_project", f"{prefix}.{part}")
+    _conv_bn(prefixes, "head_conv", f"features.{blocks + 1}")
+    if v2:
+        prefixes["predictions"] = "classifier.1"
+    else:
+        prefixes["pre_logits"] = "classifier.0"
+        prefixes["logits"] = "classifier.3"
+    return prefixes
+
+
+def _shufflenet_v2_prefixes(names: set[str]) -> dict[str, str]:
+    """Keras layer -> torchvision module for ShuffleNetV2."""
+    prefixes = {"head_conv": "conv5.0", "head_conv_bn": "conv5.1", "predictions": "fc"}
+    _conv_bn(prefixes, "stem", "conv1")
+    for name in names:
+        unit = re.fullmatch(r"(stage\d)_unit(\d+)_(\w+)", name)
+        if unit and unit[3] in _SHUFFLE_V2_PARTS:
+            prefixes[name] = f"{unit[1]}.{int(unit[2]) - 1}.{_SHUFFLE_V2_PARTS[unit[3]]}"
+    return prefixes
+
+
+def from_torchvision(name: str, state_dict: Any, **model_kwargs: Any) -> keras.Model:
+    """Build ``name`` and load a torchvision ``state_dict`` into it, exactly.
+
+    The model is built as torchvision's: ``padding="symmetric"`` (PyTorch pads
+    strided convs and pools ``k//2`` on both sides), torchvision's BatchNorm
+    epsilon (1e-5; 1e-3 for MobileNetV3) and momentum, no in-model rescaling
+    (feed images normalized as torchvision's weights expect: RGB in [0, 1],
+    minus mean (0.485, 0.456, 0.406), divided by std (0.229, 0.224, 0.225)),
+    and logits out (``classifier_activation=None``) unless you pass another.
+    ``classes`` defaults to the checkpoint's classifier size. Every tensor is
+    mapped by name (:mod:`keras_lightnets.convert.mapping`); every key must be
+    used exactly once and every shape match, else a ``ValueError`` lists the
+    missing, unexpected and misshapen keys and no model is returned.
+
+    Args:
+        name: one of ``TORCHVISION_MODELS``: ``mobilenet_v2``,
+            ``mobilenet_v3_large``, ``mobilenet_v3_small``,
+            ``shufflenet_v2_x0_5`` / ``x1_0`` / ``x1_5`` / ``x2_0``.
+        state_dict: a torchvision ``state_dict`` (tensors), a dict of NumPy
+            arrays with the same keys, or the path of a ``.pth`` file (reading
+            one needs torch).
+        **model_kwargs: other model arguments (``input_shape``,
+            ``include_top``, ``pooling``, ``classes``, ``classifier_activation``,
+            ``name``, ...). ``padding``, ``bn_epsilon``, ``bn_momentum``,
+            ``weights``, ``features_only``, ``alpha`` and ``scale`` are set by
+            the conversion and refused. With ``include_top=False`` the
+            classifier's keys are left unused.
+
+    Example:
+        >>> import torchvision  # doctest: +SKIP
+        >>> tv = torchvision.models.mobilenet_v3_small(weights="DEFAULT")  # doctest: +SKIP
+        >>> model = from_torchvision("mobilenet_v3_small", tv.state_dict())  # doctest: +SKIP
+    """
+    check_choice("name", name, tuple(TORCHVISION_MODELS))
+    fixed = sorted(set(model_kwargs) & set(_FIXED_ARGUMENTS))
+    if fixed:
+        raise ValueError(
+            f"from_torchvision sets {fixed} itself (an exact conversion needs torchvision's values); "
+            "remove them from the arguments."
+        )
+    tensors = as_numpy_dict(state_dict)
+    epsilon, momentum, classifier_key = TORCHVISION_MODELS[name]
+    kwargs: dict[str, Any] = dict(classifier_activation=None, include_preprocessing=False)
+    if classifier_key in tensors and tensors[classifier_key].ndim == 2:
+        kwargs["classes"] = int(tensors[classifier_key].shape[0])
+    if name == "mobilenet_v2":
+        kwargs["dropout"] = 0.2  # torchvision's classifier dropout (training only)
+    kwargs.update(model_kwargs)
+    model = create_model(name, padding="symmetric", bn_epsilon=epsilon, bn_momentum=momentum, **kwargs)
+
+    names = {layer.name for layer in model.layers}
+    if name.startswith("shufflenet"):
+        prefixes = _shufflenet_v2_prefixes(names)
+    else:
+        prefixes = _inverted_residual_prefixes(names, v2=name == "mobilenet_v2")
+    head = tuple(f"{prefixes[n]}." for n in ("predictions", "pre_logits", "logits") if n in prefixes)
+    without_top = kwargs.get("include_top", True) is False
+
+    def ignore(key: str) -> bool:
+        return key.endswith("num_batches_tracked") or (without_top and key.startswith(head))
+
+    return assign(model, plan(model, prefixes, tensors, ignore=ignore), f"torchvision's {name}")

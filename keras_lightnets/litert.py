@@ -1,0 +1,135 @@
+"""Running and inspecting ``.tflite`` files with the LiteRT interpreter: outputs, ops, agreement, latency."""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+from typing import Any, Callable
+
+import keras
+import numpy as np
+from ai_edge_litert.interpreter import Interpreter
+
+from keras_lightnets.latency import median_seconds
+from keras_lightnets.validation import check_path
+
+__all__ = ["Comparison", "compare", "run_tflite", "tflite_latency", "tflite_ops", "tflite_runner"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Comparison:
+    """Agreement of an exported file with the Keras model on the same inputs."""
+
+    max_abs_error: float
+    relative_error: float  # max |a - b| / max |b|
+    cosine: float  # cosine similarity of the flattened outputs
+    top1_agreement: float  # share of samples whose argmax agrees (2-D outputs)
+
+
+def _interpreter(path: Any, num_threads: int | None = None) -> Interpreter:
+    path = check_path("path", path, must_exist=True)
+    return Interpreter(model_path=path, num_threads=num_threads)
+
+
+def tflite_ops(path: Any) -> dict[str, int]:
+    """Op name -> count in a ``.tflite`` file.
+
+    Example:
+        >>> tflite_ops("v3_small.tflite")["HARD_SWISH"]  # doctest: +SKIP
+        19
+    """
+    interpreter = _interpreter(path)
+    return dict(collections.Counter(op["op_name"] for op in interpreter._get_ops_details()))
+
+
+def run_tflite(path: Any, x: Any, *, num_threads: int | None = None) -> np.ndarray:
+    """Run a ``.tflite`` file on float images ``x`` (N, H, W, C); return float outputs.
+
+    Each image runs on its own (batch-1 files, as :func:`to_tflite` writes);
+    int8 inputs are quantized and int8 outputs dequantized with the file's scale
+    and zero point.
+
+    Example:
+        >>> probabilities = run_tflite("v3_small.tflite", images)  # doctest: +SKIP
+    """
+    interpreter = _interpreter(path, num_threads)
+    input_detail = interpreter.get_input_details()[0]
+    output_detail = interpreter.get_output_details()[0]
+    x = np.asarray(x, dtype=np.float32)
+    expected = tuple(input_detail["shape"][1:])
+    if x.ndim != 4 or x.shape[1:] != expected:
+        raise ValueError(f"`x` must have shape (N, {', '.join(map(str, expected))}); received {x.shape}.")
+    shape = (1, *expected)
+    if tuple(input_detail["shape"]) != shape:
+        interpreter.resize_tensor_input(input_detail["index"], shape)
+    interpreter.allocate_tensors()
+    outputs = []
+    for sample in x:
+        sample = sample[None]
+        if input_detail["dtype"] != np.float32:
+            scale, zero_point = input_detail["quantization"]
+            info = np.iinfo(input_detail["dtype"])
+            sample = np.clip(np.round(sample / scale + zero_point), info.min, info.max)
+            sample = sample.astype(input_detail["dtype"])
+        interpreter.set_tensor(input_detail["index"], sample)
+        interpreter.invoke()
+        out = interpreter.get_tensor(output_detail["index"])
+        if output_detail["dtype"] != np.float32:
+            scale, zero_point = output_detail["quantization"]
+            out = (out.astype(np.float32) - zero_point) * scale
+        outputs.append(out[0])
+    return np.stack(outputs).astype(np.float32)
+
+
+def compare(model: keras.Model, path: Any, x: Any) -> Comparison:
+    """Errors between ``model(x)`` and the ``.tflite`` file at ``path`` on ``x``.
+
+    Example:
+        >>> compare(model, "v3_small.tflite", images).cosine  # doctest: +SKIP
+        0.99998
+    """
+    x = np.asarray(x, dtype=np.float32)
+    expected = np.asarray(model(x, training=False), dtype=np.float64)
+    actual = run_tflite(path, x).astype(np.float64)
+    diff = np.abs(actual - expected)
+    flat_a, flat_e = actual.ravel(), expected.ravel()
+    denominator = np.linalg.norm(flat_a) * np.linalg.norm(flat_e)
+    cosine = float(flat_a @ flat_e / denominator) if denominator else float(np.all(flat_a == flat_e))
+    if expected.ndim == 2:
+        top1 = float(np.mean(actual.argmax(-1) == expected.argmax(-1)))
+    else:
+        top1 = float("nan")
+    return Comparison(
+        max_abs_error=float(diff.max()),
+        relative_error=float(diff.max() / max(np.abs(expected).max(), 1e-12)),
+        cosine=cosine,
+        top1_agreement=top1,
+    )
+
+
+def tflite_runner(path: Any, num_threads: int | None = 2) -> Callable[[], Any]:
+    """An ``invoke()`` of a ``.tflite`` file with a random input set (XNNPACK on CPU).
+
+    Example:
+        >>> step = tflite_runner("v3_small.tflite")  # doctest: +SKIP
+        >>> step()  # doctest: +SKIP
+    """
+    interpreter = _interpreter(path, num_threads)
+    interpreter.allocate_tensors()
+    detail = interpreter.get_input_details()[0]
+    rng = np.random.default_rng(0)
+    if np.issubdtype(detail["dtype"], np.integer):
+        sample = rng.integers(-128, 127, detail["shape"]).astype(detail["dtype"])
+    else:
+        sample = rng.uniform(0, 1, detail["shape"]).astype(detail["dtype"])
+    interpreter.set_tensor(detail["index"], sample)
+    return interpreter.invoke
+
+
+def tflite_latency(path: Any, runs: int = 50, warmup: int = 5, num_threads: int | None = 2) -> float:
+    """Median seconds of one ``invoke()`` of a ``.tflite`` file (XNNPACK on CPU).
+
+    Example:
+        >>> tflite_latency("v3_small.tflite", num_threads=2)  # doctest: +SKIP
+    """
+    return median_seconds(tflite_runner(path, num_threads), runs, warmup)

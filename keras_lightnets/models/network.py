@@ -1,0 +1,74 @@
+"""The model class every family returns, and the last step of every walker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+
+from keras_lightnets.models.args import FEATURE_REDUCTIONS, ModelArgs
+from keras_lightnets.models.strides import StrideTracker
+from keras_lightnets.weights import WeightsFile, load_imagenet, load_weights
+
+__all__ = ["LightNet", "finish_model"]
+
+
+@keras.saving.register_keras_serializable(package="keras_lightnets")
+class LightNet(keras.Model):
+    """A functional ``keras.Model`` that carries its ``feature_info``.
+
+    ``feature_info`` is a list of ``{"name", "reduction", "channels"}``: the
+    last feature map at each reduction the model reaches (a classifier) or the
+    model's outputs (``features_only=True``), recorded while the model was
+    built. It is part of the config, so it survives a ``.keras`` round trip
+    (``safe_mode=True``).
+
+    Args:
+        inputs: the model's input tensor(s).
+        outputs: the model's output tensor(s).
+        name: model name.
+        **kwargs: ``feature_info`` and ``keras.Model`` arguments.
+
+    Example:
+        >>> from keras_lightnets import MobileNetV3Small
+        >>> MobileNetV3Small(input_shape=(224, 224, 3)).feature_info[-1]["channels"]
+        576
+    """
+
+    def __init__(self, inputs: Any, outputs: Any, name: str | None = None, **kwargs: Any) -> None:
+        feature_info = kwargs.pop("feature_info", None) or []
+        super().__init__(inputs, outputs, name=name, **kwargs)
+        self.feature_info = [dict(entry) for entry in feature_info]
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "feature_info": [dict(entry) for entry in self.feature_info]}
+
+
+def finish_model(inputs: Any, outputs: Any, args: ModelArgs, default_name: str, tracker: StrideTracker) -> LightNet:
+    """Wrap the graph in a :class:`LightNet`, load ``args.weights``, cut the features.
+
+    With ``features_only`` the outputs are the tapped feature maps of
+    ``tracker`` (the weights file is loaded into the full ``include_top=False``
+    graph first, so a no-top weights file serves both).
+
+    Args:
+        inputs: the model input.
+        outputs: the head's output (or the last feature map).
+        args: the checked shared arguments.
+        default_name: the name used when ``args.name`` is None.
+        tracker: the tracker every stride of the walk went through.
+
+    Example:
+        >>> model = finish_model(inputs, x, args, "my_net", tracker)  # doctest: +SKIP
+    """
+    name = args.name or default_name
+    reached = tuple(i for i, r in enumerate(FEATURE_REDUCTIONS) if r <= args.output_stride)
+    model = LightNet(inputs, outputs, name=name, feature_info=tracker.info(tracker.features(reached)))
+    if isinstance(args.weights, WeightsFile):
+        load_imagenet(model, args.weights)
+    elif args.weights is not None:
+        load_weights(model, args.weights)
+    if not args.features_only:
+        return model
+    maps = tracker.features(args.out_indices)
+    return LightNet(inputs, maps, name=name, feature_info=tracker.info(maps))
