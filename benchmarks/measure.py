@@ -19,7 +19,7 @@ from keras_lightnets import create_model
 from keras_lightnets.export import to_tflite, tflite_ops
 from keras_lightnets.latency import tflite_runner
 from keras_lightnets.layers import ChannelShuffle
-from tests.helpers import realistic_weights
+from keras_lightnets.testing import realistic_weights
 
 KA = keras.applications
 

@@ -15,22 +15,28 @@ import tempfile
 import time
 from typing import Any, Sequence
 
-from keras_lightnets.validation import argparse_int
+import keras
+import numpy as np
+import tensorflow as tf
 
-TARGETS = {  # metric -> (target ratio, "<=" or ">=")
-    "keras_b1": (1.0, "<="),
-    "keras_batch": (1.0, "<="),
-    "train_step": (1.0, "<="),
-    "tflite_float32": (0.9, "<="),
-    "int8_over_float32": (0.7, "<="),
-    "peak_fraction_v3_large": (0.6, ">="),
-    "shuffle_share": (0.1, "<="),
-}
+from benchmarks.measure import (
+    PAIRS,
+    SHUFFLE_PEERS,
+    build_pair,
+    growth_exponent,
+    interleaved,
+    keras_forward,
+    matmul_peak,
+    tflite_latencies,
+    train_step,
+    without_shuffle,
+)
+from benchmarks.report import write_report
+from keras_lightnets import MobileNetV2, count_macs, create_model
+from keras_lightnets.validation import argparse_int
 
 
 def _parser() -> argparse.ArgumentParser:
-    from benchmarks.measure import PAIRS
-
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smoke run for CI (< 2 min): one pair, 96x96, few runs")
     parser.add_argument("--models", nargs="+", choices=sorted(PAIRS), help="pairs to compare (default: all; quick: v3 small)")
@@ -61,11 +67,6 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _pair_figures(name: str, s: dict[str, Any], folder: str) -> dict[str, Any]:
-    import keras
-
-    from benchmarks.measure import PAIRS, build_pair, interleaved, keras_forward, tflite_latencies, train_step
-    from keras_lightnets import count_macs, create_model
-
     pair, size, runs, warmup = PAIRS[name], s["size"], s["runs"], max(2, s["runs"] // 5)
     build_runs = 1 if s["quick"] else 3
     build = interleaved(
@@ -104,9 +105,6 @@ def _pair_figures(name: str, s: dict[str, Any], folder: str) -> dict[str, Any]:
 
 
 def _scaling(s: dict[str, Any], folder: str) -> dict[str, Any]:
-    from benchmarks.measure import growth_exponent, interleaved, keras_forward, tflite_latencies
-    from keras_lightnets import MobileNetV2, create_model
-
     name = "mobilenet_v3_small" if s["quick"] else "mobilenet_v3_large"
     sizes = s["scaling_sizes"]
     by_size = [
@@ -134,9 +132,6 @@ def _scaling(s: dict[str, Any], folder: str) -> dict[str, Any]:
 
 
 def _shufflenets(s: dict[str, Any], folder: str) -> dict[str, Any]:
-    from benchmarks.measure import SHUFFLE_PEERS, tflite_latencies, without_shuffle
-    from keras_lightnets import count_macs, create_model
-
     out = {}
     shape = (s["size"], s["size"], 3)
     for name in s["shufflenets"]:
@@ -155,12 +150,6 @@ def _shufflenets(s: dict[str, Any], folder: str) -> dict[str, Any]:
 
 
 def measure(s: dict[str, Any]) -> dict[str, Any]:
-    import keras
-    import numpy as np
-    import tensorflow as tf
-
-    from benchmarks.measure import matmul_peak
-
     results: dict[str, Any] = {
         "machine": {
             "cpus": os.cpu_count(),
@@ -195,7 +184,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not os.path.isdir(os.path.dirname(output)):
         print(f"python -m benchmarks: error: the parent of --output does not exist: {output!r}", file=sys.stderr)
         return 2
-    from benchmarks.report import write_report
 
     results = measure(_settings(args))
     for path in write_report(results, output):

@@ -13,16 +13,24 @@ import sys
 import tempfile
 from typing import Any, Sequence
 
+import keras
 import numpy as np
 
+from keras_lightnets import export
+from keras_lightnets.convert import from_torchvision
+from keras_lightnets.export import QUANTIZATIONS
+from keras_lightnets.files import atomic_target, check_output_path
+from keras_lightnets.latency import keras_latency
+from keras_lightnets.litert import run_tflite, tflite_latency
+from keras_lightnets.macs import count_macs
+from keras_lightnets.registry import create_model, list_models
+from keras_lightnets.train import NonFiniteLossError, fit, load_data
 from keras_lightnets.validation import argparse_int
 
 EXPORT_FORMATS = ("tflite", "saved_model", "onnx")
 
 
 def _parser() -> argparse.ArgumentParser:
-    from keras_lightnets.export import QUANTIZATIONS
-
     parser = argparse.ArgumentParser(
         prog="keras-lightnets",
         description="Exact lightweight ConvNets for Keras 3: build, inspect, export to TFLite, time.",
@@ -89,7 +97,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _expects_raw_pixels(model: Any) -> bool:
-    import keras
 
     return any(isinstance(layer, keras.layers.Rescaling) for layer in model.layers)
 
@@ -108,7 +115,6 @@ def _load_calibration(path: str, model: Any) -> np.ndarray:
         return np.load(path)
     if not os.path.isdir(path):
         raise ValueError(f"--calibration must be a .npy file or an image folder; received {path!r}")
-    import keras
 
     height, width = model.input_shape[1:3]
     dataset = keras.utils.image_dataset_from_directory(
@@ -119,7 +125,6 @@ def _load_calibration(path: str, model: Any) -> np.ndarray:
 
 
 def _summary(model: Any, args: argparse.Namespace) -> None:
-    from keras_lightnets.macs import count_macs
 
     if args.plot:
         import importlib.util
@@ -136,10 +141,6 @@ def _summary(model: Any, args: argparse.Namespace) -> None:
     print(f"params trainable: {trainable:,d}")
     print(f"MAdds:            {count_macs(model) / 1e6:.1f} M")
     if args.plot:
-        import keras
-
-        from keras_lightnets.files import atomic_target, check_output_path
-
         path = check_output_path(args.plot, overwrite=True, suffix=".png")
         with atomic_target(path) as target:
             keras.utils.plot_model(model, to_file=target, show_shapes=True, dpi=72)
@@ -147,7 +148,6 @@ def _summary(model: Any, args: argparse.Namespace) -> None:
 
 
 def _export(model: Any, args: argparse.Namespace) -> None:
-    from keras_lightnets import export
 
     if args.format != "tflite" and (args.quantization != "float32" or args.int8_io or args.calibration):
         raise ValueError("--quantization, --int8-io and --calibration apply to --format tflite only")
@@ -178,8 +178,6 @@ def _export(model: Any, args: argparse.Namespace) -> None:
 
 
 def _bench(model: Any, args: argparse.Namespace) -> None:
-    from keras_lightnets import export
-    from keras_lightnets.latency import keras_latency, tflite_latency
 
     x = _check_images(model, 1)
     keras_ms = keras_latency(model, x, runs=args.runs) * 1e3
@@ -193,10 +191,6 @@ def _bench(model: Any, args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from keras_lightnets import export
-    from keras_lightnets.files import check_output_path
-    from keras_lightnets.latency import tflite_latency
-    from keras_lightnets.train import fit, load_data
 
     if args.export:
         check_output_path(args.export, args.overwrite, suffix=".tflite")
@@ -228,7 +222,7 @@ def _train(args: argparse.Namespace) -> None:
                 representative_data=data.calibration,
                 overwrite=args.overwrite if wanted else False,
             )
-            accuracy = float(np.mean(export.run_tflite(path, data.x_test).argmax(-1) == data.y_test))
+            accuracy = float(np.mean(run_tflite(path, data.x_test).argmax(-1) == data.y_test))
             latency = tflite_latency(path, runs=20) * 1e3
             rows.append((quantization, accuracy, report.size_bytes, latency, wanted))
     print(f"\n{'file':16s} {'accuracy':>9s} {'size':>10s} {'latency':>10s}")
@@ -240,8 +234,6 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _convert(args: argparse.Namespace) -> None:
-    from keras_lightnets.files import atomic_target, check_output_path
-    from keras_lightnets.weights import from_torchvision
 
     path = check_output_path(args.output, args.overwrite, ".keras")
     size = args.input_size
@@ -252,7 +244,6 @@ def _convert(args: argparse.Namespace) -> None:
 
 
 def _build_and_run(args: argparse.Namespace) -> None:
-    from keras_lightnets.registry import create_model
 
     kwargs: dict[str, Any] = {"input_shape": (args.input_size, args.input_size, 3), "classes": args.classes}
     if getattr(args, "weights", None):
@@ -262,8 +253,6 @@ def _build_and_run(args: argparse.Namespace) -> None:
 
 
 def _list(args: argparse.Namespace) -> None:
-    from keras_lightnets.macs import count_macs
-    from keras_lightnets.registry import create_model, list_models
 
     print(f"{'model':36s} {'params':>12s} {'MAdds (224)':>14s}")
     for name in list_models():
@@ -274,7 +263,6 @@ def _list(args: argparse.Namespace) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     args = _parser().parse_args(argv)
-    from keras_lightnets.train import NonFiniteLossError
 
     action = {"list": _list, "train": _train, "convert-torchvision": _convert}.get(args.command, _build_and_run)
     try:

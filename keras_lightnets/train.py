@@ -19,6 +19,7 @@ import keras
 
 from keras_lightnets.data import Data, digits, image_folder
 from keras_lightnets.files import atomic_target
+from keras_lightnets.registry import create_model, get_entry
 from keras_lightnets.validation import check_bool, check_choice, check_float, check_int
 
 __all__ = ["NonFiniteLossError", "TrainResult", "fit", "load_data", "make_optimizer"]
@@ -229,8 +230,6 @@ def fit(
     elif not isinstance(model_or_name, str):
         raise TypeError(f"`model_or_name` must be a keras.Model or a registered name; received {model_or_name!r}.")
     else:
-        from keras_lightnets.registry import get_entry
-
         get_entry(model_or_name)  # unknown names fail here, before any data is loaded
 
     keras.utils.set_random_seed(seed)
@@ -309,8 +308,6 @@ def _build(model_or_name: Any, data: Data, model_kwargs: dict[str, Any], strateg
             clone.set_weights(model_or_name.get_weights())
             return clone
         return model_or_name
-    from keras_lightnets.registry import create_model
-
     kwargs = {"bn_momentum": 0.9, **model_kwargs}
     kwargs.update(input_shape=data.input_shape, classes=data.num_classes, include_preprocessing=True)
     return create_model(model_or_name, **kwargs)

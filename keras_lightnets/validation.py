@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import sys
+import warnings
 from typing import Any, Callable, Collection
 
 __all__ = [
@@ -19,6 +21,7 @@ __all__ = [
     "check_float",
     "check_int",
     "check_path",
+    "warn_caller",
 ]
 
 
@@ -154,3 +157,16 @@ def argparse_int(minimum: int, flag: str) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def warn_caller(message: str) -> None:
+    """``warnings.warn(message)`` attributed to the first caller outside this package.
+
+    Example:
+        >>> warn_caller("Weights for input shape (224, 224) will be loaded.")  # doctest: +SKIP
+    """
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 2
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, UserWarning, stacklevel=level)

@@ -1,19 +1,40 @@
-"""Shared fixtures: quiet TensorFlow, a seeded random generator."""
+"""Shared fixtures: quiet TensorFlow, a seeded random generator, the digits and a trained model.
+
+torch and torchvision are imported only for sessions that collect the tests
+needing them (``TORCH_TEST_MODULES``), and then before TensorFlow: with torch
+2.14.1's CUDA build, importing torchvision after TensorFlow loads triton's LLVM
+next to TensorFlow's and crashes the process. The Keras-only tests never import
+torch, so they also run where it is not installed.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import pathlib
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-# torchvision must be imported before TensorFlow: importing it afterwards loads
-# triton's LLVM next to TensorFlow's and crashes the process (torch 2.14.1 CUDA
-# build, TF 2.21). torch alone (what from_torchvision needs) imports fine later.
-import torch  # noqa: E402,F401
-import torchvision  # noqa: E402,F401
-
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
+TORCH_TEST_MODULES = ("test_torchvision.py",)
+_HERE = pathlib.Path(__file__).parent.resolve()
+
+
+def _collects_torch_tests(args: list[str]) -> bool:
+    for arg in args or ["."]:
+        path = pathlib.Path(arg.split("::")[0]).resolve()
+        for module in TORCH_TEST_MODULES:
+            target = _HERE / module
+            if path == target or path in target.parents:
+                return True
+    return False
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if _collects_torch_tests(list(config.args)) and importlib.util.find_spec("torchvision") is not None:
+        import torchvision  # noqa: F401  (before TensorFlow; see the module docstring)
 
 
 @pytest.fixture

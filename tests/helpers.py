@@ -1,44 +1,23 @@
-"""Helpers shared by the test modules."""
+"""Helpers shared by the test modules: family lists and an independent NumPy forward pass."""
 
 from __future__ import annotations
 
 import keras
 import numpy as np
 
+from keras_lightnets import MobileNetV1, MobileNetV2, MobileNetV3Large, MobileNetV3Small, ShuffleNetV1, ShuffleNetV2
 
-def realistic_weights(model: keras.Model, seed: int = 0) -> list[np.ndarray]:
-    """The model's weights with BatchNorm statistics moved away from identity.
-
-    Fresh BatchNorm layers are the identity (gamma 1, beta 0, mean 0, var 1),
-    which would hide a swapped or missing BatchNorm; this gives every one
-    realistic gamma/beta/mean/variance instead.
-    """
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            gamma, beta, mean, var = layer.get_weights()
-            layer.set_weights(
-                [
-                    rng.uniform(0.5, 1.5, gamma.shape).astype("float32"),
-                    rng.normal(0.0, 0.2, beta.shape).astype("float32"),
-                    rng.normal(0.0, 0.2, mean.shape).astype("float32"),
-                    rng.uniform(0.5, 1.5, var.shape).astype("float32"),
-                ]
-            )
-        elif layer.weights and any(w.name == "bias" for w in layer.weights):
-            layer.set_weights(
-                [
-                    rng.normal(0.0, 0.1, w.shape).astype("float32") if w.name == "bias" else w.numpy()
-                    for w in layer.weights
-                ]
-            )
-    return model.get_weights()
-
-
-def relative_error(actual: np.ndarray, expected: np.ndarray) -> float:
-    """max |actual - expected| / max |expected|."""
-    assert actual.shape == expected.shape, (actual.shape, expected.shape)
-    return float(np.max(np.abs(actual - expected)) / max(np.max(np.abs(expected)), 1e-12))
+# Every model function, and one small variant of each family (quick to build and convert).
+MODEL_FUNCTIONS = [MobileNetV1, MobileNetV2, MobileNetV3Large, MobileNetV3Small, ShuffleNetV1, ShuffleNetV2]
+SMALL_FAMILIES = [
+    (MobileNetV1, dict(alpha=0.5)),
+    (MobileNetV2, dict(alpha=0.5)),
+    (MobileNetV3Large, dict(alpha=0.75)),
+    (MobileNetV3Small, dict()),
+    (ShuffleNetV1, dict(groups=3, scale=0.5)),
+    (ShuffleNetV2, dict(scale=0.5)),
+]
+SMALL_FAMILY_IDS = ["v1", "v2", "v3_large", "v3_small", "shufflenet_v1", "shufflenet_v2"]
 
 
 # --- An independent NumPy forward pass (single image, channels-last) --------

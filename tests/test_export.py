@@ -9,33 +9,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_lightnets import (
-    MobileNetV1,
-    MobileNetV2,
-    MobileNetV3Large,
-    MobileNetV3Small,
-    ShuffleNetV1,
-    ShuffleNetV2,
-)
-from keras_lightnets.export import (
-    compare,
-    run_tflite,
-    tflite_ops,
-    to_onnx,
-    to_saved_model,
-    to_tflite,
-)
-from tests.helpers import realistic_weights
+from keras_lightnets import MobileNetV3Large, MobileNetV3Small, ShuffleNetV2
+from keras_lightnets.calibration import calibration_samples
+from keras_lightnets.export import compare, run_tflite, tflite_ops, to_onnx, to_saved_model, to_tflite
+from keras_lightnets.testing import realistic_weights
+from tests.helpers import SMALL_FAMILIES as FAMILIES, SMALL_FAMILY_IDS as IDS
 
-FAMILIES = [
-    (MobileNetV1, dict(alpha=0.5)),
-    (MobileNetV2, dict(alpha=0.5)),
-    (MobileNetV3Large, dict(alpha=0.75)),
-    (MobileNetV3Small, dict()),
-    (ShuffleNetV1, dict(groups=3, scale=0.5)),
-    (ShuffleNetV2, dict(scale=0.5)),
-]
-IDS = ["v1", "v2", "v3_large", "v3_small", "shufflenet_v1", "shufflenet_v2"]
 NOT_BUILTIN = ("CUSTOM", "DELEGATE")
 
 
@@ -146,10 +125,8 @@ def test_calibration_from_a_generator(tmp_path, digits):
 
 
 def test_generator_object_calibration_keeps_every_sample():
-    from keras_lightnets.export import _calibration_samples
-
     batches = (np.full((8, 32, 32, 3), i, "float32") for i in range(5))
-    samples = [s[0] for s in _calibration_samples(batches, (1, 32, 32, 3), 40)()]
+    samples = [s[0] for s in calibration_samples(batches, (1, 32, 32, 3), 40)()]
     assert len(samples) == 40 and samples[0][0, 0, 0, 0] == 0.0
 
 

@@ -16,7 +16,8 @@ from keras_lightnets import (
     backbone,
     feature_info,
 )
-from tests.helpers import realistic_weights, tflite_op_counts
+from keras_lightnets.testing import realistic_weights
+from tests.helpers import MODEL_FUNCTIONS, tflite_op_counts
 
 # (builder, kwargs, [(reduction, channels)] at reductions 2, 4, 8, 16, 32), from the
 # papers' tables (block outputs; the last map at 32 is the last conv before pooling).
@@ -59,20 +60,35 @@ def test_feature_maps_equal_classifier_intermediates(build, kwargs, expected, rn
         np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=0, atol=1e-6)
 
 
-@pytest.mark.parametrize("build", [MobileNetV2, MobileNetV3Large, MobileNetV3Small])
+@pytest.mark.parametrize("build", MODEL_FUNCTIONS, ids=lambda f: f.__name__)
 @pytest.mark.parametrize("output_stride", [16, 8])
 def test_output_stride_keeps_weights_and_resolution(build, output_stride, rng):
     classifier = build(input_shape=(128, 128, 3))
     weights = realistic_weights(classifier)
     dilated = build(input_shape=(128, 128, 3), output_stride=output_stride)
     dilated.set_weights(weights)  # same weights, same order: a classifier checkpoint loads
-    trunk = keras.Model(dilated.inputs, dilated.get_layer("head_conv_act").output)
+    last = dilated.feature_info[-1]
+    assert last["reduction"] == output_stride
+    assert last["name"] == classifier.feature_info[-1]["name"]
+    trunk = keras.Model(dilated.inputs, dilated.get_layer(last["name"]).output)
     assert trunk.output_shape[1:3] == (128 // output_stride, 128 // output_stride)
     rates = {l.dilation_rate for l in dilated.layers if isinstance(l, keras.layers.DepthwiseConv2D)}
     assert rates == ({(1, 1), (2, 2)} if output_stride == 16 else {(1, 1), (2, 2), (4, 4)})
     assert all(l.strides == (1, 1) for l in dilated.layers if l.name.endswith("_depthwise") and l.dilation_rate != (1, 1))
     x = rng.uniform(0, 255, (1, 128, 128, 3)).astype("float32")
     assert np.isfinite(dilated(x).numpy()).all()
+
+
+def test_shufflenet_output_stride_keeps_the_downsampling_units():
+    """The unit whose stride is removed keeps its two-branch / pooled-shortcut form, at rate 1."""
+    v2 = ShuffleNetV2(input_shape=(64, 64, 3), output_stride=16)
+    assert v2.get_layer("stage4_unit1_proj_depthwise").strides == (1, 1)
+    assert v2.get_layer("stage4_unit1_depthwise").dilation_rate == (1, 1)
+    assert [v2.get_layer(f"stage4_unit{i}_depthwise").dilation_rate for i in (2, 3, 4)] == [(2, 2)] * 3
+    v1 = ShuffleNetV1(input_shape=(64, 64, 3), output_stride=16)
+    assert v1.get_layer("stage4_unit1_pool").strides == (1, 1)
+    assert isinstance(v1.get_layer("stage4_unit1_concat"), keras.layers.Concatenate)
+    assert v1.get_layer("stage4_unit2_depthwise").dilation_rate == (2, 2)
 
 
 def test_output_stride_dilation_follows_deeplab_rule():
@@ -105,6 +121,17 @@ def test_backbone_refuses_unknown_taps_and_families():
         backbone("shufflenet_v2_x1_0")
     with pytest.raises(ValueError, match="include_top"):
         backbone("mobilenet_v2", include_top=True)
+
+
+def test_feature_info_is_recorded_not_probed():
+    """A dynamic-size model knows its reductions without running anything; foreign models are refused."""
+    model = ShuffleNetV1(groups=3, include_top=False, features_only=True, input_shape=(None, None, 3))
+    assert [(f["reduction"], f["channels"]) for f in feature_info(model)] == EXPECTED[7][2]
+    inputs = keras.Input((32, 32, 3))
+    with pytest.raises(ValueError, match="records no feature maps"):
+        feature_info(keras.Model(inputs, keras.layers.Conv2D(4, 3, strides=2)(inputs)))
+    with pytest.raises(TypeError, match="keras.Model"):
+        feature_info("model")
 
 
 def test_feature_info_survives_keras_round_trip(tmp_path):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from keras_lightnets import MobileNetV1, MobileNetV2, MobileNetV3Large, MobileNetV3Small
-from tests.helpers import realistic_weights, relative_error
+from keras_lightnets.testing import realistic_weights, relative_error
 
 KA = keras.applications
 

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
-import torchvision
 
-from keras_lightnets import blocks
-from keras_lightnets.cli import main
-from keras_lightnets.weights import TORCHVISION_MODELS, from_torchvision
-from tests.helpers import relative_error
+torchvision = pytest.importorskip("torchvision", reason="the torchvision tests need the [test] extra")
+import torch  # noqa: E402
+
+from keras_lightnets import MobileNetV3Small, blocks  # noqa: E402
+from keras_lightnets.cli import main  # noqa: E402
+from keras_lightnets.convert import TORCHVISION_MODELS, from_torchvision  # noqa: E402
+from keras_lightnets.registry import get_entry  # noqa: E402
+from keras_lightnets.testing import relative_error  # noqa: E402
 
 TOLERANCE = 1e-4
 
@@ -53,8 +55,6 @@ def test_same_padding_would_not_match(rng):
     """The symmetric padding is what makes the conversion exact."""
     reference = _torchvision_model("mobilenet_v3_small")
     exact = from_torchvision("mobilenet_v3_small", reference.state_dict(), input_shape=(224, 224, 3))
-    from keras_lightnets import MobileNetV3Small
-
     tf_padded = MobileNetV3Small(
         input_shape=(224, 224, 3), include_preprocessing=False, classifier_activation=None, bn_epsilon=1e-3
     )
@@ -147,3 +147,15 @@ def test_cli_convert_torchvision(tmp_path, rng, capsys):
     assert main(["convert-torchvision", "mobilenet_v2", str(checkpoint), "--output", str(tmp_path / "b.keras")]) == 2
     assert "does not fit" in capsys.readouterr().err
     assert not (tmp_path / "b.keras").exists()
+
+
+@pytest.mark.parametrize("name", sorted(TORCHVISION_MODELS))
+def test_registry_metadata_equals_torchvision_weights(name):
+    """URL and top-1 of every torchvision checkpoint in our registry, against torchvision's own enums."""
+    builder = torchvision.models.get_model_builder(name)
+    enum = torchvision.models.get_model_weights(builder)
+    expected = {f"torchvision:{w.name}": (w.url, w.meta["_metrics"]["ImageNet-1K"]["acc@1"]) for w in enum}
+    ours = {
+        p.tag: (p.files[0].origin, p.top1) for p in get_entry(name).pretrained if p.tag.startswith("torchvision:")
+    }
+    assert ours == expected

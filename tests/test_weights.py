@@ -24,8 +24,9 @@ from keras.src.legacy.saving import legacy_h5_format
 
 from keras_lightnets import MobileNetV1, MobileNetV2, MobileNetV3Large, MobileNetV3Small, ShuffleNetV2
 from keras_lightnets import weights as kl_weights
+from keras_lightnets.weights import catalogue
 from keras_lightnets.weights import imagenet_file, load_weights
-from tests.helpers import realistic_weights, relative_error
+from keras_lightnets.testing import realistic_weights, relative_error
 
 KA = keras.applications
 
@@ -117,7 +118,7 @@ def server(tmp_path, monkeypatch):
     thread.start()
     home = tmp_path / "keras_home"
     monkeypatch.setenv("KERAS_HOME", str(home))
-    monkeypatch.setattr(kl_weights, "KERAS_APPLICATIONS_URL", f"http://127.0.0.1:{httpd.server_port}/")
+    monkeypatch.setattr(catalogue, "KERAS_APPLICATIONS_URL", f"http://127.0.0.1:{httpd.server_port}/")
     yield served, home / "models", requests
     httpd.shutdown()
     httpd.server_close()
@@ -133,7 +134,7 @@ def test_imagenet_v3_download_hash_check_cache_and_outputs(server, monkeypatch, 
     (served / "mobilenet_v3").mkdir()
     published = served / "mobilenet_v3" / spec.fname
     reference = _published_file(published, KA.MobileNetV3Small, input_shape=(224, 224, 3))
-    monkeypatch.setitem(kl_weights.MOBILENET_V3_HASHES, "small_224_1.0_float", (_md5(published), "0" * 32))
+    monkeypatch.setitem(catalogue.MOBILENET_V3_HASHES, "small_224_1.0_float", (_md5(published), "0" * 32))
 
     model = MobileNetV3Small(weights="imagenet", classifier_activation=None, input_shape=(224, 224, 3))
     x = rng.uniform(0, 255, (2, 224, 224, 3)).astype("float32")
@@ -247,5 +248,5 @@ def test_imagenet_rules_refuse_before_any_download(build, kwargs, pattern, monke
 
 
 def test_fetch_refuses_a_non_spec():
-    with pytest.raises(TypeError, match="ImagenetFile"):
+    with pytest.raises(TypeError, match="WeightsFile"):
         kl_weights.fetch("mobilenet_v2")

@@ -14,10 +14,9 @@ Pure data and lookup rules; nothing here downloads or builds anything.
 
 from __future__ import annotations
 
-import warnings
 from typing import NamedTuple
 
-from keras_lightnets.validation import check_bool
+from keras_lightnets.validation import check_bool, warn_caller
 
 __all__ = [
     "IMAGENET_ALPHAS",
@@ -193,10 +192,9 @@ def imagenet_file(
     rows, cols = input_shape[:2]
     sizes = IMAGENET_SIZES[family]
     if rows != cols or rows not in sizes:
-        warnings.warn(
+        warn_caller(
             f"`input_shape` is undefined or non-square, or `rows` is not in {list(sizes)}. "
-            "Weights for input shape (224, 224) will be loaded as the default.",
-            stacklevel=3,
+            "Weights for input shape (224, 224) will be loaded as the default."
         )
         rows = 224
     return _keras_file(family, alpha, minimalistic, rows, include_top)
