@@ -81,6 +81,10 @@ def with_progress(
 ) -> Callable[[], Iterator[list[np.ndarray]]]:
     """``calibration`` that advances a progress bar of ``total`` images.
 
+    Args:
+        calibration: a generator function from :func:`calibration_samples`.
+        total: the number of images it yields (the bar's length).
+
     Example:
         >>> generator = with_progress(calibration_samples(images, (1, 32, 32, 3), 8), 8)  # doctest: +SKIP
     """

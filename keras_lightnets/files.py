@@ -19,6 +19,11 @@ def check_output_path(path: Any, overwrite: bool, suffix: str | None = None) -> 
     Raises ``ValueError`` when the folder is missing or not writable or the
     suffix is wrong, ``FileExistsError`` when it exists and not ``overwrite``.
 
+    Args:
+        path: the file to write (str or os.PathLike).
+        overwrite: allow replacing an existing file.
+        suffix: the ending the path must have, or None.
+
     Example:
         >>> check_output_path("/tmp/new_file.tflite", False, ".tflite")
         '/tmp/new_file.tflite'
@@ -43,6 +48,10 @@ def atomic_target(path: str, directory: bool = False) -> Iterator[str]:
 
     On any exception (including KeyboardInterrupt) the temporary is removed and
     ``path`` is left as it was.
+
+    Args:
+        path: the final file or folder.
+        directory: the target is a folder (replaced as a whole).
 
     Example:
         >>> with atomic_target("/tmp/report.txt") as temporary:

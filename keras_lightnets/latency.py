@@ -21,6 +21,11 @@ __all__ = ["keras_latency", "median_seconds"]
 def median_seconds(step: Callable[[], Any], runs: int = 50, warmup: int = 5) -> float:
     """Median wall time in seconds of ``step()`` over ``runs`` calls after ``warmup``.
 
+    Args:
+        step: the function to time (no arguments).
+        runs: timed calls (>= 1).
+        warmup: untimed calls first (>= 0).
+
     Example:
         >>> median_seconds(lambda: sum(range(1000)), runs=5, warmup=1) < 1.0
         True
@@ -39,6 +44,12 @@ def median_seconds(step: Callable[[], Any], runs: int = 50, warmup: int = 5) -> 
 
 def keras_latency(model: keras.Model, x: np.ndarray, runs: int = 50, warmup: int = 5) -> float:
     """Median seconds of ``model(x)`` inside a compiled ``tf.function`` (inference mode).
+
+    Args:
+        model: a Keras model.
+        x: the input batch.
+        runs: timed calls (>= 1).
+        warmup: untimed calls first (>= 0).
 
     Example:
         >>> keras_latency(model, images[:1])  # doctest: +SKIP

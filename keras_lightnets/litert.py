@@ -34,6 +34,9 @@ def _interpreter(path: Any, num_threads: int | None = None) -> Interpreter:
 def tflite_ops(path: Any) -> dict[str, int]:
     """Op name -> count in a ``.tflite`` file.
 
+    Args:
+        path: a ``.tflite`` file.
+
     Example:
         >>> tflite_ops("v3_small.tflite")["HARD_SWISH"]  # doctest: +SKIP
         19
@@ -48,6 +51,11 @@ def run_tflite(path: Any, x: Any, *, num_threads: int | None = None) -> np.ndarr
     Each image runs on its own (batch-1 files, as :func:`to_tflite` writes);
     int8 inputs are quantized and int8 outputs dequantized with the file's scale
     and zero point.
+
+    Args:
+        path: a ``.tflite`` file.
+        x: float images (N, H, W, C).
+        num_threads: interpreter threads (None: LiteRT's default).
 
     Example:
         >>> probabilities = run_tflite("v3_small.tflite", images)  # doctest: +SKIP
@@ -84,6 +92,11 @@ def run_tflite(path: Any, x: Any, *, num_threads: int | None = None) -> np.ndarr
 def compare(model: keras.Model, path: Any, x: Any) -> Comparison:
     """Errors between ``model(x)`` and the ``.tflite`` file at ``path`` on ``x``.
 
+    Args:
+        model: the Keras model.
+        path: the ``.tflite`` file converted from it.
+        x: images (N, H, W, C) as the model expects.
+
     Example:
         >>> compare(model, "v3_small.tflite", images).cosine  # doctest: +SKIP
         0.99998
@@ -110,6 +123,10 @@ def compare(model: keras.Model, path: Any, x: Any) -> Comparison:
 def tflite_runner(path: Any, num_threads: int | None = 2) -> Callable[[], Any]:
     """An ``invoke()`` of a ``.tflite`` file with a random input set (XNNPACK on CPU).
 
+    Args:
+        path: a ``.tflite`` file.
+        num_threads: interpreter threads (None: LiteRT's default).
+
     Example:
         >>> step = tflite_runner("v3_small.tflite")  # doctest: +SKIP
         >>> step()  # doctest: +SKIP
@@ -128,6 +145,12 @@ def tflite_runner(path: Any, num_threads: int | None = 2) -> Callable[[], Any]:
 
 def tflite_latency(path: Any, runs: int = 50, warmup: int = 5, num_threads: int | None = 2) -> float:
     """Median seconds of one ``invoke()`` of a ``.tflite`` file (XNNPACK on CPU).
+
+    Args:
+        path: a ``.tflite`` file.
+        runs: timed invokes (>= 1).
+        warmup: untimed invokes first (>= 0).
+        num_threads: interpreter threads (None: LiteRT's default).
 
     Example:
         >>> tflite_latency("v3_small.tflite", num_threads=2)  # doctest: +SKIP

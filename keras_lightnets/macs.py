@@ -27,6 +27,9 @@ def layer_macs(layer: keras.layers.Layer) -> int:
 
     The layer must have been called on a tensor of fully known shape.
 
+    Args:
+        layer: a built layer (convolutions and dense layers count; others are 0).
+
     Example:
         >>> import keras
         >>> conv = keras.layers.Conv2D(8, 3, padding="same")

@@ -53,6 +53,10 @@ def realistic_weights(model: keras.Model, seed: int = 0) -> list[np.ndarray]:
 def relative_error(actual: np.ndarray, expected: np.ndarray) -> float:
     """``max |actual - expected| / max |expected|``: the package's parity measure.
 
+    Args:
+        actual: the values under test.
+        expected: the reference values (same shape).
+
     Example:
         >>> relative_error(np.array([1.0, 2.1]), np.array([1.0, 2.0]))
         0.05000000000000004

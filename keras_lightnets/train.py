@@ -50,6 +50,12 @@ class TrainResult:
 def load_data(data: Any, input_size: int = 32, batch_size: int = 64, seed: int = 0) -> Data:
     """``"digits"``, a folder path, or a :class:`~keras_lightnets.data.Data` -> ``Data``.
 
+    Args:
+        data: ``"digits"``, an image folder path or a ``Data``.
+        input_size: square image size (>= 32).
+        batch_size: batch size (>= 1).
+        seed: split and shuffle seed (>= 0).
+
     Example:
         >>> load_data("digits", input_size=32).num_classes
         10
@@ -69,6 +75,13 @@ def make_optimizer(
     name: str, learning_rate: float, weight_decay: float, total_steps: int, warmup_steps: int
 ) -> keras.optimizers.Optimizer:
     """AdamW or SGD (momentum 0.9, Nesterov) on a warm-up + cosine schedule.
+
+    Args:
+        name: ``"adamw"`` or ``"sgd"``.
+        learning_rate: peak learning rate (> 0).
+        weight_decay: decoupled weight decay (>= 0).
+        total_steps: steps of the whole run (>= 1).
+        warmup_steps: linear warm-up steps (>= 0).
 
     Example:
         >>> optimizer = make_optimizer("adamw", 3e-3, 1e-4, total_steps=1000, warmup_steps=50)

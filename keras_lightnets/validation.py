@@ -28,6 +28,10 @@ __all__ = [
 def check_bool(name: str, value: Any) -> bool:
     """Return ``value`` if it is a real ``bool``; raise ``TypeError`` otherwise.
 
+    Args:
+        name: the argument's name, for the message.
+        value: the value to check.
+
     Example:
         >>> check_bool("include_top", True)
         True
@@ -52,6 +56,14 @@ def check_float(
     """Return ``value`` as a float after checking type, finiteness and range.
 
     Ints are accepted (``alpha=1``), bools and strings are not.
+
+    Args:
+        name: the argument's name, for the message.
+        value: the value to check.
+        low: the lower bound, or None.
+        high: the upper bound, or None.
+        low_inclusive: whether ``low`` itself is allowed.
+        high_inclusive: whether ``high`` itself is allowed.
 
     Example:
         >>> check_float("alpha", 0.75, low=0.0, low_inclusive=False)
@@ -83,6 +95,12 @@ def check_int(
 ) -> int:
     """Return ``value`` as an int after checking type and the closed range.
 
+    Args:
+        name: the argument's name, for the message.
+        value: the value to check.
+        low: the lower bound, or None.
+        high: the upper bound, or None.
+
     Example:
         >>> check_int("classes", 10, low=1)
         10
@@ -106,6 +124,11 @@ def check_choice(name: str, value: Any, allowed: Collection[Any]) -> Any:
 
     Strings are matched exactly: no case folding, no guessing.
 
+    Args:
+        name: the argument's name, for the message.
+        value: the value to check.
+        allowed: the accepted values.
+
     Example:
         >>> check_choice("pooling", "avg", (None, "avg", "max"))
         'avg'
@@ -120,6 +143,11 @@ def check_choice(name: str, value: Any, allowed: Collection[Any]) -> Any:
 
 def check_path(name: str, value: Any, *, must_exist: bool = True) -> str:
     """Return ``value`` as a ``str`` path; optionally require that it exists.
+
+    Args:
+        name: the argument's name, for the message.
+        value: the path (str or os.PathLike).
+        must_exist: refuse a path that does not exist.
 
     Example:
         >>> check_path("weights", "/", must_exist=True)
@@ -141,6 +169,10 @@ def argparse_int(minimum: int, flag: str) -> Callable[[str], int]:
 
     A bad value makes argparse exit with code 2 and a message naming the flag.
 
+    Args:
+        minimum: the smallest accepted value.
+        flag: the flag named in the error message.
+
     Example:
         >>> argparse_int(1, "--runs")("3")
         3
@@ -161,6 +193,9 @@ def argparse_int(minimum: int, flag: str) -> Callable[[str], int]:
 
 def warn_caller(message: str) -> None:
     """``warnings.warn(message)`` attributed to the first caller outside this package.
+
+    Args:
+        message: the warning text.
 
     Example:
         >>> warn_caller("Weights for input shape (224, 224) will be loaded.")  # doctest: +SKIP

@@ -1,13 +1,18 @@
-"""Registry: every name builds the variant it says."""
+"""Registry: every name builds the variant it says, and its metadata is true."""
 
 from __future__ import annotations
 
+import pathlib
 import re
 
+import numpy as np
 import pytest
 
-from keras_lightnets import MobileNetV2, MobileNetV3Large, create_model, list_models
-from keras_lightnets.registry import get_entry
+from keras_lightnets import MobileNetV2, MobileNetV3Large, ShuffleNetV1, count_macs, create_model, list_models
+from keras_lightnets.registry import get_entry, models_table
+from keras_lightnets.weights import imagenet_file
+
+README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 
 EXPECTED = {
     "mobilenet_v1", "mobilenet_v1_075", "mobilenet_v1_050", "mobilenet_v1_025",
@@ -37,11 +42,44 @@ def _arguments_named_by(name: str) -> dict:
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_every_name_builds_the_variant_it_spells(name):
+def test_every_name_builds_the_variant_it_spells_with_its_recorded_metadata(name):
     entry = get_entry(name)
     assert {k: entry.fixed.get(k, 1.0 if k == "alpha" else None) for k in _arguments_named_by(name)} == _arguments_named_by(name)
-    model = create_model(name, input_shape=(64, 64, 3), classes=7)
-    assert model.output_shape == (None, 7)
+    model = create_model(name, input_shape=(224, 224, 3))
+    assert model.output_shape == (None, 1000)
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    assert (entry.params, entry.trainable, entry.macs) == (model.count_params(), trainable, count_macs(model))
+    if entry.paper_macs:  # the paper's / reference's figure, an independent source
+        paper = float(entry.paper_macs.split()[0]) * 1e6
+        assert abs(entry.macs - paper) / paper < 0.02, (name, entry.macs, paper)
+
+
+def test_pretrained_names_are_the_published_ones():
+    expected = (
+        {"mobilenet_v1", "mobilenet_v1_075", "mobilenet_v1_050", "mobilenet_v1_025"}
+        | {"mobilenet_v2", "mobilenet_v2_140", "mobilenet_v2_130", "mobilenet_v2_075", "mobilenet_v2_050", "mobilenet_v2_035"}
+        | {f"mobilenet_v3_{s}{w}" for s in ("large", "small") for w in ("", "_075", "_minimalistic")}
+        | {f"shufflenet_v2_x{s}" for s in ("0_5", "1_0", "1_5", "2_0")}
+    )
+    assert set(list_models(pretrained=True)) == expected
+    with pytest.raises(TypeError, match="pretrained"):
+        list_models(pretrained="yes")
+
+
+@pytest.mark.parametrize("name", ["mobilenet_v1_050", "mobilenet_v2_035", "mobilenet_v3_large_minimalistic"])
+def test_pretrained_files_are_the_ones_the_model_functions_load(name):
+    entry = get_entry(name)
+    (keras_weights,) = [p for p in entry.pretrained if p.tag == "imagenet"]
+    spec = imagenet_file(entry.family, alpha=entry.fixed["alpha"], minimalistic=entry.fixed.get("minimalistic", False))
+    assert spec in keras_weights.files
+    assert len(keras_weights.files) == 2 * {"mobilenet_v1": 4, "mobilenet_v2": 5}.get(entry.family, 1)
+
+
+def test_readme_models_table_is_generated_from_the_registry():
+    text = README.read_text(encoding="utf-8")
+    start, end = "<!-- models-table: start -->\n", "<!-- models-table: end -->"
+    assert start in text and end in text
+    assert text.split(start)[1].split(end)[0].strip() == models_table()
 
 
 def test_names_select_the_right_width():
@@ -51,8 +89,6 @@ def test_names_select_the_right_width():
 
 
 def test_shufflenet_names_select_groups_and_scale():
-    from keras_lightnets import ShuffleNetV1
-
     model = create_model("shufflenet_v1_g8_x0_5", input_shape=(64, 64, 3))
     assert model.count_params() == ShuffleNetV1(groups=8, scale=0.5, input_shape=(64, 64, 3)).count_params()
 

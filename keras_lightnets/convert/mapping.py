@@ -29,6 +29,9 @@ def as_numpy_dict(state_dict: Any) -> dict[str, np.ndarray]:
 
     Reading a path needs ``torch`` (``weights_only=True``).
 
+    Args:
+        state_dict: a mapping of str keys to tensors or arrays, or a ``.pth`` path.
+
     Example:
         >>> as_numpy_dict({"fc.bias": [0.0, 1.0]})["fc.bias"].shape
         (2,)
@@ -65,6 +68,11 @@ def torch_layout(layer: keras.layers.Layer, array: np.ndarray, shape: tuple[int,
     conv ``(1, 1, in, out)``. A wrong-sized array is returned unreshaped so the
     shape check can report it.
 
+    Args:
+        layer: the Keras layer the kernel is for.
+        array: the PyTorch kernel.
+        shape: the Keras kernel shape.
+
     Example:
         >>> torch_layout(keras.layers.Dense(3), np.zeros((3, 5)), (5, 3)).shape
         (5, 3)
@@ -87,7 +95,14 @@ class Plan:
     misshapen: list[str]
 
     def check(self, source: str) -> None:
-        """Raise one ``ValueError`` listing every problem, naming ``source``."""
+        """Raise one ``ValueError`` listing every problem, naming ``source``.
+
+        Args:
+            source: what the checkpoint is, for the message (e.g. "torchvision's mobilenet_v2").
+
+        Example:
+            >>> Plan([], [], [], []).check("an empty checkpoint")
+        """
         if not (self.missing or self.unexpected or self.misshapen):
             return
 
@@ -152,6 +167,11 @@ def plan(
 
 def assign(model: keras.Model, found: Plan, source: str) -> keras.Model:
     """Check ``found`` (raising before any change) and assign every array; return ``model``.
+
+    Args:
+        model: the model ``found`` was planned for.
+        found: the :class:`Plan` from :func:`plan`.
+        source: what the checkpoint is, for the error message.
 
     Example:
         >>> assign(model, plan(model, prefixes, tensors), "torchvision's mobilenet_v2")  # doctest: +SKIP

@@ -259,6 +259,12 @@ class ModelArgs:
         Raises ``ValueError`` (before anything is built) when nothing is published
         for these arguments; any other ``weights`` is returned unchanged.
 
+        Args:
+            family: the family key (``"mobilenet_v2"``, ...).
+            alpha: the width multiplier.
+            depth_multiplier: MobileNetV1's (must be 1 for ImageNet files).
+            minimalistic: MobileNetV3's minimalistic variant.
+
         Example:
             >>> args.with_imagenet("mobilenet_v2", alpha=0.35).weights.fname  # doctest: +SKIP
             'mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224.h5'
@@ -318,6 +324,9 @@ Function = TypeVar("Function", bound=Callable[..., Any])
 
 def shared_args_doc(function: Function) -> Function:
     """Write :data:`SHARED_ARGS` where the docstring of ``function`` says ``{shared_args}``.
+
+    Args:
+        function: a model function whose docstring holds the marker line.
 
     Example:
         >>> @shared_args_doc

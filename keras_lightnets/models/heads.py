@@ -18,6 +18,9 @@ def build_input(args: ModelArgs) -> tuple[Any, Any]:
 
     ``x`` is rescaled from [0, 255] to [-1, 1] when ``args.include_preprocessing``.
 
+    Args:
+        args: the checked shared arguments.
+
     Example:
         >>> inputs, x = build_input(args)  # doctest: +SKIP
     """
@@ -32,6 +35,10 @@ def build_input(args: ModelArgs) -> tuple[Any, Any]:
 
 def pool_features(x: Any, pooling: str | None) -> Any:
     """Apply the ``pooling`` (None, ``"avg"``, ``"max"``) of an ``include_top=False`` model.
+
+    Args:
+        x: the last feature map.
+        pooling: None, ``"avg"`` or ``"max"``.
 
     Example:
         >>> pool_features(keras.Input((7, 7, 8)), "avg").shape

@@ -36,7 +36,14 @@ class StrideTracker:
         self.taps: list[tuple[int, Any]] = []
 
     def step(self, stride: int) -> tuple[int, int]:
-        """The ``(stride, dilation_rate)`` for a layer of nominal ``stride``."""
+        """The ``(stride, dilation_rate)`` for a layer of nominal ``stride``.
+
+        Args:
+            stride: the layer's nominal stride (1 or 2).
+
+        Example:
+            >>> tracker.step(2)  # doctest: +SKIP
+        """
         if self.reduction >= self.output_stride:
             rate = self.rate
             self.rate *= stride
@@ -45,12 +52,26 @@ class StrideTracker:
         return stride, 1
 
     def tap(self, x: Any) -> Any:
-        """Record ``x`` as the latest feature map at the current reduction; return it."""
+        """Record ``x`` as the latest feature map at the current reduction; return it.
+
+        Args:
+            x: a feature map.
+
+        Example:
+            >>> tracker.step(2)  # doctest: +SKIP
+        """
         self.taps.append((self.reduction, x))
         return x
 
     def features(self, out_indices: tuple[int, ...]) -> list[Any]:
-        """The last tapped map at each reduction named by ``out_indices``."""
+        """The last tapped map at each reduction named by ``out_indices``.
+
+        Args:
+            out_indices: sorted indices into the reductions (2, 4, 8, 16, 32).
+
+        Example:
+            >>> tracker.step(2)  # doctest: +SKIP
+        """
         last: dict[int, Any] = {}
         for reduction, x in self.taps:
             last[reduction] = x
@@ -65,7 +86,14 @@ class StrideTracker:
         return [last[r] for r in wanted]
 
     def info(self, tensors: list[Any]) -> list[dict[str, Any]]:
-        """``{"name", "reduction", "channels"}`` of each tapped tensor in ``tensors``."""
+        """``{"name", "reduction", "channels"}`` of each tapped tensor in ``tensors``.
+
+        Args:
+            tensors: tensors passed to :meth:`tap`.
+
+        Example:
+            >>> tracker.step(2)  # doctest: +SKIP
+        """
         reductions = {id(x): reduction for reduction, x in self.taps}
         return [
             {

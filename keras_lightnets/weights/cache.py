@@ -31,6 +31,10 @@ def cache_dir() -> str:
 def hash_matches(path: str, file_hash: str) -> bool:
     """Whether the MD5 (32 hex digits) or SHA-256 (64) of the file ``path`` is ``file_hash``.
 
+    Args:
+        path: the file to hash.
+        file_hash: the expected MD5 or SHA-256 hex digest.
+
     Example:
         >>> hash_matches(__file__, "0" * 32)
         False

@@ -70,6 +70,11 @@ def load_imagenet(model: keras.Model, spec: WeightsFile, root: str | None = None
     A cached file without a published hash that cannot be loaded (truncated
     download) is removed from the cache, so the next call downloads it again.
 
+    Args:
+        model: the built model to load into.
+        spec: the published file (from ``imagenet_file``).
+        root: the cache root; default ``$KERAS_HOME`` or ``~/.keras``.
+
     Example:
         >>> model = keras_lightnets.MobileNetV3Small()  # doctest: +SKIP
         >>> load_imagenet(model, imagenet_file("mobilenet_v3_small"))  # doctest: +SKIP
