@@ -15,10 +15,10 @@ from typing import Any, Callable, NamedTuple
 import keras
 import numpy as np
 
-from keras_lightnets import create_model
-from keras_lightnets.export import to_tflite, tflite_ops
-from keras_lightnets.latency import tflite_runner
+from keras_lightnets.export import to_tflite
 from keras_lightnets.layers import ChannelShuffle
+from keras_lightnets.litert import tflite_ops, tflite_runner
+from keras_lightnets.registry import create_model
 from keras_lightnets.testing import realistic_weights
 
 KA = keras.applications

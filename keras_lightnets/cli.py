@@ -23,7 +23,7 @@ from keras_lightnets.files import atomic_target, check_output_path
 from keras_lightnets.latency import keras_latency
 from keras_lightnets.litert import run_tflite, tflite_latency
 from keras_lightnets.macs import count_macs
-from keras_lightnets.registry import create_model, list_models
+from keras_lightnets.registry import create_model, get_entry, list_models
 from keras_lightnets.train import NonFiniteLossError, fit, load_data
 from keras_lightnets.validation import argparse_int
 
@@ -36,7 +36,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Exact lightweight ConvNets for Keras 3: build, inspect, export to TFLite, time.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("list", help="every registered model with params and MAdds at 224")
+    listing = commands.add_parser("list", help="every registered model with params, MAdds at 224 and checkpoints")
+    listing.add_argument("--pretrained", action="store_true", help="only models with a published checkpoint")
 
     def model_command(name: str, help_text: str) -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=help_text)
@@ -253,11 +254,12 @@ def _build_and_run(args: argparse.Namespace) -> None:
 
 
 def _list(args: argparse.Namespace) -> None:
-
-    print(f"{'model':36s} {'params':>12s} {'MAdds (224)':>14s}")
-    for name in list_models():
-        model = create_model(name, input_shape=(224, 224, 3))
-        print(f"{name:36s} {model.count_params():12,d} {count_macs(model) / 1e6:12.1f} M")
+    names = list_models(pretrained=args.pretrained)
+    print(f"{'model':36s} {'params':>12s} {'MAdds (224)':>14s}  pretrained")
+    for name in names:
+        entry = get_entry(name)
+        tags = ", ".join(p.tag for p in entry.pretrained)
+        print(f"{name:36s} {entry.params:12,d} {entry.macs / 1e6:12.1f} M  {tags}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,14 +14,7 @@ from typing import Any, Callable, NamedTuple
 
 import keras
 
-from keras_lightnets.models import (
-    MobileNetV1,
-    MobileNetV2,
-    MobileNetV3Large,
-    MobileNetV3Small,
-    ShuffleNetV1,
-    ShuffleNetV2,
-)
+from keras_lightnets.models import MobileNetV1, MobileNetV2, MobileNetV3Large, MobileNetV3Small, ShuffleNetV1, ShuffleNetV2
 from keras_lightnets.models.shufflenet_v1 import SHUFFLENET_V1_CHANNELS, SHUFFLENET_V1_SCALES
 from keras_lightnets.models.shufflenet_v2 import SHUFFLENET_V2_CHANNELS
 from keras_lightnets.validation import check_bool

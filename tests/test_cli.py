@@ -28,15 +28,18 @@ def test_bad_input_size_exits_2(size, capsys):
     assert "--input-size" in capsys.readouterr().err
 
 
-def test_list_prints_each_model_with_params_and_macs(capsys, monkeypatch):
-    import keras_lightnets.registry
+def test_list_prints_every_model_with_params_macs_and_checkpoints(capsys):
+    from keras_lightnets.registry import list_models
 
-    # Two models stand for all 45 (the registry tests build every name).
-    monkeypatch.setattr(keras_lightnets.registry, "list_models", lambda: ["mobilenet_v2_035", "shufflenet_v2_x1_0"])
     assert main(["list"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[1].split()[:2] == ["mobilenet_v2_035", "1,691,208"]
-    assert out[2].split()[0] == "shufflenet_v2_x1_0" and float(out[2].split()[2]) == pytest.approx(146, rel=0.02)
+    assert [line.split()[0] for line in out[1:]] == list_models()
+    row = {line.split()[0]: line for line in out[1:]}
+    assert row["mobilenet_v2_035"].split()[1] == "1,691,208"  # keras.applications' count
+    assert row["mobilenet_v3_small"].endswith("imagenet, torchvision:IMAGENET1K_V1")
+    assert float(row["shufflenet_v2_x1_0"].split()[2]) == pytest.approx(146, rel=0.02)  # paper Table 5
+    assert main(["list", "--pretrained"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1 + 20
 
 
 def test_export_tflite_prints_report(tmp_path, capsys):
