@@ -14,6 +14,7 @@ from keras_lightnets.blocks import (
     squeeze,
 )
 from keras_lightnets.layers import HardSigmoid
+from keras_lightnets.testing import realistic_weights
 from tests.helpers import (
     np_bn,
     np_conv,
@@ -21,7 +22,6 @@ from tests.helpers import (
     np_hard_swish,
     np_relu6,
     np_squeeze_excite,
-    realistic_weights,
 )
 
 

@@ -11,13 +11,13 @@ from hypothesis import strategies as st
 from keras_lightnets import ShuffleNetV1, ShuffleNetV2, count_macs
 from keras_lightnets.blocks import shuffle_unit, shuffle_v2_unit
 from keras_lightnets.layers import ChannelShuffle, ChannelSplit
+from keras_lightnets.testing import realistic_weights
 from tests.helpers import (
     np_avg_pool_same,
     np_bn,
     np_channel_shuffle,
     np_conv,
     np_depthwise,
-    realistic_weights,
     tflite_op_counts,
 )
 
