@@ -7,12 +7,18 @@ Example:
     5507432
 """
 
-from keras_lightnets import blocks, layers
-from keras_lightnets.convert import from_torchvision
-from keras_lightnets.features import backbone, feature_info
-from keras_lightnets.macs import count_macs
-from keras_lightnets.models import MobileNetV1, MobileNetV2, MobileNetV3Large, MobileNetV3Small, ShuffleNetV1, ShuffleNetV2
-from keras_lightnets.registry import create_model, list_models
+import os as _os
+
+# Quiet by default: TensorFlow's C++ INFO/WARNING lines (e.g. ~40 per TFLite conversion)
+# stay off unless the user sets TF_CPP_MIN_LOG_LEVEL (0 shows everything) before importing.
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from keras_lightnets import blocks, layers  # noqa: E402
+from keras_lightnets.convert import from_torchvision  # noqa: E402
+from keras_lightnets.features import backbone, feature_info  # noqa: E402
+from keras_lightnets.macs import count_macs  # noqa: E402
+from keras_lightnets.models import MobileNetV1, MobileNetV2, MobileNetV3Large, MobileNetV3Small, ShuffleNetV1, ShuffleNetV2  # noqa: E402
+from keras_lightnets.registry import create_model, list_models  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -24,8 +24,11 @@ from keras_lightnets.latency import keras_latency
 from keras_lightnets.litert import run_tflite, tflite_latency
 from keras_lightnets.macs import count_macs
 from keras_lightnets.registry import create_model, get_entry, list_models
-from keras_lightnets.train import NonFiniteLossError, fit, load_data
-from keras_lightnets.validation import argparse_int
+from keras_lightnets.data import digits, image_folder
+from keras_lightnets.evaluation import classification_report, plot_confusion, plot_history
+from keras_lightnets.predict import predict_images
+from keras_lightnets.train import NonFiniteLossError, check_transfer_arguments, fit
+from keras_lightnets.validation import argparse_fraction, argparse_int
 
 EXPORT_FORMATS = ("tflite", "saved_model", "onnx")
 
@@ -68,14 +71,30 @@ def _parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train on the digits or an image folder, evaluate, export")
     train.add_argument("name", help="a registered model name (see `list`)")
-    train.add_argument("--data", default="digits", help="'digits' (embedded) or an image folder with one subfolder per class")
+    train.add_argument(
+        "--data", default="digits",
+        help="'digits' (embedded) or an image folder: one subfolder per class, or train/ val/ test/ each with them",
+    )
+    train.add_argument("--weights", help="'imagenet' or a .keras / .weights.h5 / .h5 file of this architecture (any classes)")
+    train.add_argument(
+        "--freeze-epochs", type=argparse_int(0, "--freeze-epochs"), default=None,
+        help="with --weights: epochs training only the new classifier (default 2)",
+    )
+    train.add_argument("--unfreeze-from", help="with --weights: first block trained in phase 2, e.g. block_8 (default all)")
+    train.add_argument("--val-fraction", type=argparse_fraction("--val-fraction"), default=None, help="default 0.15 / 0.1")
+    train.add_argument("--test-fraction", type=argparse_fraction("--test-fraction"), default=None, help="default 0.25 / 0.2")
+    train.add_argument("--early-stopping", type=argparse_int(1, "--early-stopping"), default=None,
+                       help="patience in epochs on validation accuracy (restores the best epoch)")
+    train.add_argument("--no-flip", action="store_true", help="no horizontal flips (text, digits, asymmetric classes)")
+    train.add_argument("--verbose", action="store_true", help="Keras progress bars per batch (C++ logs: TF_CPP_MIN_LOG_LEVEL=0)")
+    train.add_argument("--strict", action="store_true", help="refuse a folder with unreadable images instead of skipping them")
     train.add_argument("--epochs", type=argparse_int(1, "--epochs"), default=12)
     train.add_argument("--input-size", type=argparse_int(32, "--input-size"), default=None, help="default 32 (digits) / 224 (folder)")
     train.add_argument("--batch-size", type=argparse_int(1, "--batch-size"), default=64)
     train.add_argument("--optimizer", choices=("adamw", "sgd"), default="adamw")
     train.add_argument("--learning-rate", type=float, default=None)
     train.add_argument("--checkpoint", help="a .keras file saved every epoch and resumed from")
-    train.add_argument("--log-dir", help="folder for log.csv and TensorBoard logs")
+    train.add_argument("--log-dir", help="folder for log.csv, TensorBoard, splits.json, confusion.png, curves.png")
     train.add_argument("--export", metavar="FILE.tflite", help="write the trained model as TFLite")
     train.add_argument("--quantization", choices=QUANTIZATIONS, default="int8", help="for --export (default int8)")
     train.add_argument("--overwrite", action="store_true", help="replace an existing --export file")
@@ -90,6 +109,12 @@ def _parser() -> argparse.ArgumentParser:
         "--input-size", type=argparse_int(32, "--input-size"), default=None, help="square input size (default: any)"
     )
     convert.add_argument("--overwrite", action="store_true", help="replace an existing output")
+
+    predict = commands.add_parser("predict", help="classify images with a .keras or .tflite model (class names included)")
+    predict.add_argument("model", help="a .keras or .tflite file")
+    predict.add_argument("images", nargs="+", help="image files and/or folders of images")
+    predict.add_argument("--top", type=argparse_int(1, "--top"), default=5, help="classes per image")
+    predict.add_argument("--input-size", type=argparse_int(32, "--input-size"), default=224, help="for models of any size")
 
     bench = model_command("bench", "Keras and TFLite float32 latency on this machine (median)")
     bench.add_argument("--runs", type=argparse_int(1, "--runs"), default=30, help="timed runs (>= 1)")
@@ -191,24 +216,60 @@ def _bench(model: Any, args: argparse.Namespace) -> None:
     print(f"TFLite float32:      {tflite_ms:8.2f} ms  (median of {args.runs}, {args.threads} threads)")
 
 
-def _train(args: argparse.Namespace) -> None:
+def _tflite_accuracy(path: str, data: Any) -> tuple[float, np.ndarray]:
+    """Accuracy and predictions of a ``.tflite`` file on the test split, batch by batch (streamed)."""
+    truth, predicted = [], []
+    for images, labels in data.test:
+        predicted.append(run_tflite(path, np.asarray(images)).argmax(-1))
+        truth.append(np.asarray(labels))
+    truth_all, predicted_all = np.concatenate(truth), np.concatenate(predicted)
+    return float(np.mean(truth_all == predicted_all)), predicted_all
 
+
+def _train(args: argparse.Namespace) -> None:
     if args.export:
         check_output_path(args.export, args.overwrite, suffix=".tflite")
+    if args.weights not in (None, "imagenet") and not os.path.isfile(args.weights):
+        raise ValueError(f"--weights must be 'imagenet' or an existing weights file; received {args.weights!r}")
+    check_transfer_arguments(args.name, args.weights, args.freeze_epochs, args.unfreeze_from)
     size = args.input_size or (32 if args.data == "digits" else 224)
-    data = load_data(args.data, size, args.batch_size)
+    fractions = {
+        key: value for key, value in (("val_fraction", args.val_fraction), ("test_fraction", args.test_fraction))
+        if value is not None
+    }
+    if args.data == "digits":
+        data = digits(size, args.batch_size, **fractions)
+    elif os.path.isdir(args.data):
+        data = image_folder(
+            args.data, size, args.batch_size, flip=not args.no_flip, strict=args.strict, progress=True, **fractions
+        )
+    else:
+        raise ValueError(f"--data must be 'digits' or an image folder; received {args.data!r}")
     result = fit(
         args.name,
         data,
         args.epochs,
+        weights=args.weights,
+        freeze_epochs=args.freeze_epochs,
+        unfreeze_from=args.unfreeze_from,
         optimizer=args.optimizer,
         learning_rate=args.learning_rate,
         checkpoint=args.checkpoint,
+        early_stopping_patience=args.early_stopping,
         log_dir=args.log_dir,
-        verbose=2,
+        verbose=1 if args.verbose else 2,
     )
-    print(f"\n{args.name}: test accuracy {result.test_accuracy:.4f} after {result.epochs_run} epochs "
-          f"in {result.seconds:.0f} s ({len(data.y_test)} test images, {data.num_classes} classes)")
+    print(f"\n{args.name}: validation accuracy {result.val_accuracy:.4f}, test accuracy {result.test_accuracy:.4f} "
+          f"after {result.epochs_run} epochs in {result.seconds:.0f} s "
+          f"({data.counts['train']} / {data.counts['val']} / {data.counts['test']} train / val / test images, "
+          f"{data.num_classes} classes)")
+    truth = np.concatenate([np.asarray(labels) for _, labels in data.test])
+    keras_predicted = np.concatenate([np.asarray(result.model(images, training=False)).argmax(-1) for images, _ in data.test])
+    report = classification_report(truth, keras_predicted, data.class_names)
+    print("\n" + report.table())
+    if args.log_dir:
+        print(f"\nconfusion matrix: {plot_confusion(report, os.path.join(os.path.abspath(args.log_dir), 'confusion.png'))}")
+        print(f"training curves:  {plot_history(result.history, os.path.join(os.path.abspath(args.log_dir), 'curves.png'))}")
     if not args.export:
         return
     rows = []
@@ -216,22 +277,31 @@ def _train(args: argparse.Namespace) -> None:
         for quantization in export.QUANTIZATIONS:
             wanted = quantization == args.quantization
             path = args.export if wanted else os.path.join(folder, f"{quantization}.tflite")
-            report = export.to_tflite(
+            tflite_report = export.to_tflite(
                 result.model,
                 path,
                 quantization,
                 representative_data=data.calibration,
+                num_calibration=min(100, len(data.calibration)),
                 overwrite=args.overwrite if wanted else False,
+                progress=wanted and quantization == "int8",
             )
-            accuracy = float(np.mean(run_tflite(path, data.x_test).argmax(-1) == data.y_test))
+            accuracy, _ = _tflite_accuracy(path, data)
             latency = tflite_latency(path, runs=20) * 1e3
-            rows.append((quantization, accuracy, report.size_bytes, latency, wanted))
-    print(f"\n{'file':16s} {'accuracy':>9s} {'size':>10s} {'latency':>10s}")
-    print(f"{'Keras':16s} {result.test_accuracy:9.4f}")
+            rows.append((quantization, accuracy, tflite_report.size_bytes, latency, wanted))
+    print(f"\n{'file (test split)':18s} {'accuracy':>9s} {'size':>10s} {'latency':>10s}")
+    print(f"{'Keras':18s} {result.test_accuracy:9.4f}")
     for quantization, accuracy, size_bytes, latency, wanted in rows:
         label = f"TFLite {quantization}" + (" *" if wanted else "")
-        print(f"{label:16s} {accuracy:9.4f} {size_bytes / 1e6:8.2f} MB {latency:7.2f} ms")
-    print(f"\n* written to {os.path.abspath(args.export)}")
+        print(f"{label:18s} {accuracy:9.4f} {size_bytes / 1e6:8.2f} MB {latency:7.2f} ms")
+    print(f"\n* written to {os.path.abspath(args.export)} (class names: {export.labels_path(os.path.abspath(args.export))})")
+
+
+def _predict(args: argparse.Namespace) -> None:
+    for prediction in predict_images(args.model, args.images, top=args.top, input_size=args.input_size):
+        print(prediction.path)
+        for name, probability in prediction.classes:
+            print(f"  {probability:7.2%}  {name}")
 
 
 def _convert(args: argparse.Namespace) -> None:
@@ -266,7 +336,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     args = _parser().parse_args(argv)
 
-    action = {"list": _list, "train": _train, "convert-torchvision": _convert}.get(args.command, _build_and_run)
+    action = {"list": _list, "train": _train, "convert-torchvision": _convert, "predict": _predict}.get(
+        args.command, _build_and_run
+    )
     try:
         action(args)
     except (ValueError, TypeError, FileExistsError, ImportError) as error:

@@ -41,6 +41,7 @@ __all__ = [
     "Comparison",
     "TFLiteReport",
     "compare",
+    "labels_path",
     "run_tflite",
     "tflite_ops",
     "to_onnx",
@@ -239,6 +240,10 @@ def to_tflite(
             verbose=False,
             **options,
         )
+        names = getattr(model, "class_names", None)
+        if names:  # the class names travel with the file, beside it
+            with atomic_target(labels_path(path)) as labels, open(labels, "w", encoding="utf-8") as file:
+                file.write("".join(f"{name}\n" for name in names))
     comparison = compare(model, path, check_data) if check_data is not None else None
     return TFLiteReport(
         path=path,
@@ -248,6 +253,19 @@ def to_tflite(
         input_shape=shape,
         comparison=comparison,
     )
+
+
+def labels_path(path: str) -> str:
+    """The class-names file written beside a ``.tflite`` file: ``model.tflite`` -> ``model.labels.txt``.
+
+    Args:
+        path: the ``.tflite`` file.
+
+    Example:
+        >>> labels_path("out/v3_int8.tflite")
+        'out/v3_int8.labels.txt'
+    """
+    return os.path.splitext(os.fspath(path))[0] + ".labels.txt"
 
 
 def to_onnx(

@@ -13,7 +13,9 @@ from ai_edge_litert.interpreter import Interpreter
 from keras_lightnets.latency import median_seconds
 from keras_lightnets.validation import check_path
 
-__all__ = ["Comparison", "compare", "run_tflite", "tflite_latency", "tflite_ops", "tflite_runner"]
+__all__ = [
+    "Comparison", "compare", "run_tflite", "tflite_input_shape", "tflite_latency", "tflite_ops", "tflite_runner",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,3 +158,16 @@ def tflite_latency(path: Any, runs: int = 50, warmup: int = 5, num_threads: int 
         >>> tflite_latency("v3_small.tflite", num_threads=2)  # doctest: +SKIP
     """
     return median_seconds(tflite_runner(path, num_threads), runs, warmup)
+
+
+def tflite_input_shape(path: Any) -> tuple[int, ...]:
+    """The input shape of a ``.tflite`` file, e.g. ``(1, 224, 224, 3)``.
+
+    Args:
+        path: a ``.tflite`` file.
+
+    Example:
+        >>> tflite_input_shape("v3_small.tflite")  # doctest: +SKIP
+        (1, 224, 224, 3)
+    """
+    return tuple(int(d) for d in _interpreter(path).get_input_details()[0]["shape"])

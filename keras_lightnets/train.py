@@ -10,23 +10,32 @@ devices are present, and optional mixed precision with a float32 classifier.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
+import re
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import keras
 
 from keras_lightnets.data import Data, digits, image_folder
 from keras_lightnets.files import atomic_target
+from keras_lightnets.models.network import LightNet
 from keras_lightnets.registry import create_model, get_entry
+from keras_lightnets.transfer import CLASSIFIER_LAYERS, load_backbone
 from keras_lightnets.validation import check_bool, check_choice, check_float, check_int
 
-__all__ = ["NonFiniteLossError", "TrainResult", "fit", "load_data", "make_optimizer"]
+__all__ = ["NonFiniteLossError", "TrainResult", "check_transfer_arguments", "fit", "load_data", "make_optimizer"]
 
 OPTIMIZERS = ("adamw", "sgd")
 PRECISIONS = (None, "mixed_float16", "mixed_bfloat16")
 DEFAULT_LEARNING_RATE = {"adamw": 3e-3, "sgd": 0.1}
+# Fine-tuning from pretrained weights: epochs with the backbone frozen, then the
+# learning rate of the second phase as a share of the first (the Keras guide's 10x).
+DEFAULT_FREEZE_EPOCHS = 2
+FINE_TUNE_FACTOR = 0.1
+PROGRESS_SUFFIX = ".progress.json"
 # Decoupled weight decay: not applied to BatchNorm gamma/beta or to biases.
 NO_DECAY = ["gamma", "beta", "bias"]
 
@@ -41,13 +50,15 @@ class TrainResult:
 
     model: keras.Model
     history: dict[str, list[float]]
-    test_accuracy: float
+    val_accuracy: float  # of the returned weights, on the validation split
+    test_accuracy: float  # measured once, after training, on the test split
     epochs_run: int
     seconds: float
     checkpoint: str | None
+    class_names: list[str]
 
 
-def load_data(data: Any, input_size: int = 32, batch_size: int = 64, seed: int = 0) -> Data:
+def load_data(data: Any, input_size: int = 32, batch_size: int = 64, seed: int = 0, progress: bool = False) -> Data:
     """``"digits"``, a folder path, or a :class:`~keras_lightnets.data.Data` -> ``Data``.
 
     Args:
@@ -55,6 +66,7 @@ def load_data(data: Any, input_size: int = 32, batch_size: int = 64, seed: int =
         input_size: square image size (>= 32).
         batch_size: batch size (>= 1).
         seed: split and shuffle seed (>= 0).
+        progress: show a progress bar while an image folder is checked.
 
     Example:
         >>> load_data("digits", input_size=32).num_classes
@@ -65,7 +77,7 @@ def load_data(data: Any, input_size: int = 32, batch_size: int = 64, seed: int =
     if data == "digits":
         return digits(input_size=input_size, batch_size=batch_size, seed=seed)
     if isinstance(data, (str, os.PathLike)) and os.path.isdir(data):
-        return image_folder(data, input_size=input_size, batch_size=batch_size, seed=seed)
+        return image_folder(data, input_size=input_size, batch_size=batch_size, seed=seed, progress=progress)
     raise ValueError(
         f"`data` must be 'digits', an image folder or a keras_lightnets.data.Data; received {data!r}."
     )
@@ -102,11 +114,12 @@ def make_optimizer(
 
 
 class _AtomicCheckpoint(keras.callbacks.Callback):
-    """Save the model (with optimizer state) atomically after each good epoch."""
+    """Save the model (with optimizer state) and the run's progress atomically after each good epoch."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, phase: int) -> None:
         super().__init__()
         self.path = path
+        self.phase = phase
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         loss = (logs or {}).get("loss")
@@ -115,6 +128,8 @@ class _AtomicCheckpoint(keras.callbacks.Callback):
             return
         with atomic_target(self.path) as target:
             self.model.save(target)
+        with atomic_target(self.path + PROGRESS_SUFFIX) as target, open(target, "w", encoding="utf-8") as file:
+            json.dump({"epochs_done": epoch + 1, "phase": self.phase}, file)
 
 
 class _StopOnNonFinite(keras.callbacks.Callback):
@@ -156,6 +171,10 @@ def fit(
     data: Any = "digits",
     epochs: int = 20,
     *,
+    weights: str | None = None,
+    freeze_epochs: int | None = None,
+    unfreeze_from: str | None = None,
+    fine_tune_learning_rate: float | None = None,
     input_size: int = 32,
     batch_size: int = 64,
     optimizer: str = "adamw",
@@ -173,14 +192,31 @@ def fit(
     callbacks: list[keras.callbacks.Callback] | None = None,
     **model_kwargs: Any,
 ) -> TrainResult:
-    """Train a model (or a registered name, built for the data) and evaluate it.
+    """Train a model (or a registered name, built for the data), select on validation, test once.
+
+    From scratch (``weights=None``) everything trains in one phase. From
+    pretrained weights two phases follow the Keras transfer-learning guide:
+    ``freeze_epochs`` with the backbone frozen (BatchNorm in inference mode)
+    and only the new classifier training, then the rest of ``epochs`` with the
+    layers from ``unfreeze_from`` on (default all) training at
+    ``fine_tune_learning_rate`` (default ``learning_rate / 10``) and every
+    BatchNorm still frozen. Early stopping and best-epoch restoring watch the
+    validation split; the test split is evaluated once, at the end.
 
     Args:
         model_or_name: a Keras model taking the data's images in [0, 255], or a
             registered name (built with ``include_preprocessing=True``, the data's
             classes and input shape, ``bn_momentum=0.9`` unless given).
         data: ``"digits"``, an image folder path, or a :class:`~keras_lightnets.data.Data`.
-        epochs: total epochs (>= 1), counting those of a resumed checkpoint.
+        epochs: total epochs (>= 1) over both phases, counting those of a resumed checkpoint.
+        weights: None (from scratch), ``"imagenet"`` or the path of a ``.keras``,
+            ``.weights.h5`` or ``.h5`` file of the same architecture, any classes
+            (its classifier is dropped; see :func:`keras_lightnets.transfer.load_backbone`).
+            Needs a model name.
+        freeze_epochs: epochs (>= 0) of the head-only phase; default 2.
+        unfreeze_from: the first block that trains in the second phase (e.g.
+            ``"block_8"``); default: every layer.
+        fine_tune_learning_rate: peak learning rate (> 0) of the second phase.
         input_size: image size (>= 32) when ``data`` is a name or folder.
         batch_size: batch size (>= 1) when ``data`` is a name or folder.
         optimizer: ``"adamw"`` or ``"sgd"``.
@@ -215,6 +251,9 @@ def fit(
         True
     """
     epochs = check_int("epochs", epochs, low=1)
+    check_transfer_arguments(model_or_name, weights, freeze_epochs, unfreeze_from)
+    if fine_tune_learning_rate is not None:
+        fine_tune_learning_rate = check_float("fine_tune_learning_rate", fine_tune_learning_rate, low=0.0, low_inclusive=False)
     batch_size = check_int("batch_size", batch_size, low=1)
     input_size = check_int("input_size", input_size, low=32)
     check_choice("optimizer", optimizer, OPTIMIZERS)
@@ -247,71 +286,184 @@ def fit(
 
     keras.utils.set_random_seed(seed)
     data = load_data(data, input_size, batch_size, seed)
-    train = _one_hot(data.train, data.num_classes)
-    test = _one_hot(data.test, data.num_classes)
-    steps_per_epoch = int(data.train.cardinality())
-    total_steps = steps_per_epoch * epochs
+    if log_dir is not None:
+        os.makedirs(log_dir, exist_ok=True)
+        if data.files:
+            data.write_splits(log_dir)
+    train, val, test = (_one_hot(split, data.num_classes) for split in (data.train, data.val, data.test))
+    steps_per_epoch = data.steps_per_epoch
+    if weights is None:
+        phases = [_Phase("scratch", 0, epochs, learning_rate)]
+    else:
+        freeze = min(DEFAULT_FREEZE_EPOCHS if freeze_epochs is None else freeze_epochs, epochs)
+        tune_rate = learning_rate * FINE_TUNE_FACTOR if fine_tune_learning_rate is None else fine_tune_learning_rate
+        phases = [_Phase("head", 0, freeze, learning_rate), _Phase("fine_tune", freeze, epochs, tune_rate)]
+    progress = _read_progress(checkpoint) if checkpoint is not None and resume and os.path.exists(checkpoint) else None
 
     previous_policy = keras.mixed_precision.global_policy()
     strategy = _strategy()
+    history: dict[str, list[float]] = {}
+    start_time = time.perf_counter()
     try:
         if mixed_precision is not None:
             keras.mixed_precision.set_global_policy(mixed_precision)
         with strategy.scope():
-            if checkpoint is not None and resume and os.path.exists(checkpoint):
+            if progress is not None:
                 model = keras.saving.load_model(checkpoint, safe_mode=True)
             else:
                 model = _build(model_or_name, data, model_kwargs, strategy)
-                model.compile(
-                    optimizer=make_optimizer(
-                        optimizer, learning_rate, weight_decay, total_steps, int(warmup_epochs * steps_per_epoch)
-                    ),
-                    loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
-                    metrics=["accuracy"],
+                if weights is not None:
+                    load_backbone(model, model_or_name, weights)
+        if isinstance(model, LightNet):
+            model.class_names = list(data.class_names)
+        done = progress["epochs_done"] if progress is not None else 0
+        for index, phase in enumerate(phases):
+            if phase.end <= max(phase.start, done):
+                continue
+            if progress is None or progress["phase"] != index:
+                _set_trainable(model, phase.kind, unfreeze_from)
+                with strategy.scope():
+                    model.compile(
+                        optimizer=make_optimizer(
+                            optimizer,
+                            phase.learning_rate,
+                            weight_decay,
+                            (phase.end - phase.start) * steps_per_epoch,
+                            int(warmup_epochs * steps_per_epoch),
+                        ),
+                        loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
+                        metrics=["accuracy"],
+                    )
+            progress = None
+            watchdog = _StopOnNonFinite()
+            phase_callbacks: list[keras.callbacks.Callback] = [watchdog]
+            if checkpoint is not None:
+                phase_callbacks.append(_AtomicCheckpoint(checkpoint, index))
+            if early_stopping_patience is not None:  # model selection on the validation split only
+                phase_callbacks.append(
+                    keras.callbacks.EarlyStopping(
+                        monitor="val_accuracy", patience=early_stopping_patience, restore_best_weights=True
+                    )
                 )
-        initial_epoch = int(model.optimizer.iterations.numpy()) // max(steps_per_epoch, 1)
-        watchdog = _StopOnNonFinite()
-        extra, callbacks = list(callbacks or []), [watchdog]
-        if checkpoint is not None:
-            callbacks.append(_AtomicCheckpoint(checkpoint))
-        if early_stopping_patience is not None:
-            callbacks.append(
-                keras.callbacks.EarlyStopping(
-                    monitor="val_accuracy", patience=early_stopping_patience, restore_best_weights=True
+            if log_dir is not None:
+                phase_callbacks.append(
+                    keras.callbacks.CSVLogger(os.path.join(log_dir, "log.csv"), append=max(phase.start, done) > 0)
                 )
+                phase_callbacks.append(
+                    keras.callbacks.TensorBoard(os.path.join(log_dir, "tensorboard"), write_graph=False)
+                )
+            phase_callbacks.extend(callbacks or [])
+            fitted = model.fit(
+                train,
+                validation_data=val,
+                epochs=phase.end,
+                initial_epoch=max(phase.start, done),
+                callbacks=phase_callbacks,
+                verbose=verbose,
+                shuffle=False,  # the training pipeline shuffles itself
             )
-        if log_dir is not None:
-            os.makedirs(log_dir, exist_ok=True)
-            callbacks.append(keras.callbacks.CSVLogger(os.path.join(log_dir, "log.csv"), append=initial_epoch > 0))
-            callbacks.append(keras.callbacks.TensorBoard(os.path.join(log_dir, "tensorboard"), write_graph=False))
-        callbacks.extend(extra)
-        start = time.perf_counter()
-        history = model.fit(
-            train,
-            validation_data=test,
-            epochs=epochs,
-            initial_epoch=initial_epoch,
-            callbacks=callbacks,
-            verbose=verbose,
-        )
-        seconds = time.perf_counter() - start
+            for key, values in fitted.history.items():
+                history.setdefault(key, []).extend(float(v) for v in values)
+            if watchdog.bad_epoch is not None:
+                where = f"; the last good checkpoint is {checkpoint!r}" if checkpoint else ""
+                raise NonFiniteLossError(
+                    f"The training loss became NaN or inf in epoch {watchdog.bad_epoch + 1}{where}. "
+                    "Lower `learning_rate` or check the data."
+                )
+        seconds = time.perf_counter() - start_time
+        val_accuracy = float(model.evaluate(val, verbose=0)[1])
+        test_accuracy = float(model.evaluate(test, verbose=0)[1])  # the only look at the test split
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
-    if watchdog.bad_epoch is not None:
-        where = f"; the last good checkpoint is {checkpoint!r}" if checkpoint else ""
-        raise NonFiniteLossError(
-            f"The training loss became NaN or inf in epoch {watchdog.bad_epoch + 1}{where}. "
-            "Lower `learning_rate` or check the data."
-        )
-    accuracy = float(model.evaluate(test, verbose=0)[1])
     return TrainResult(
         model=model,
-        history={k: [float(v) for v in vs] for k, vs in history.history.items()},
-        test_accuracy=accuracy,
-        epochs_run=len(history.history.get("loss", [])),
+        history=history,
+        val_accuracy=val_accuracy,
+        test_accuracy=test_accuracy,
+        epochs_run=len(history.get("loss", [])),
         seconds=seconds,
         checkpoint=checkpoint,
+        class_names=list(data.class_names),
     )
+
+
+def check_transfer_arguments(model_or_name: Any, weights: Any, freeze_epochs: Any, unfreeze_from: Any) -> None:
+    """Check the transfer arguments of :func:`fit` (before any data is read).
+
+    Args:
+        model_or_name: the model or registered name given to :func:`fit`.
+        weights: None, ``"imagenet"`` or a weights file path.
+        freeze_epochs: None or an int >= 0.
+        unfreeze_from: None or a block name of the model.
+
+    Example:
+        >>> check_transfer_arguments("mobilenet_v3_small", "imagenet", 2, "block_8")
+    """
+    if freeze_epochs is not None:
+        check_int("freeze_epochs", freeze_epochs, low=0)
+    if weights is None:
+        if freeze_epochs is not None or unfreeze_from is not None:
+            raise ValueError("`freeze_epochs` and `unfreeze_from` need pretrained `weights`.")
+        return
+    if not isinstance(model_or_name, str):
+        raise ValueError("`weights` needs a registered model name (the model is built for the data's classes).")
+    if not isinstance(weights, (str, os.PathLike)):
+        raise TypeError(f"`weights` must be None, 'imagenet' or a path; received {weights!r}.")
+    if weights != "imagenet" and not os.path.isfile(weights):
+        raise ValueError(f"`weights` must be 'imagenet' or an existing weights file; received {weights!r}.")
+    if unfreeze_from is not None:
+        if not isinstance(unfreeze_from, str):
+            raise TypeError(f"`unfreeze_from` must be a block name (str); received {unfreeze_from!r}.")
+        names = [layer.name for layer in create_model(model_or_name, input_shape=(32, 32, 3), classes=2).layers]
+        if not any(_in_block(name, unfreeze_from) for name in names):
+            blocks = list(dict.fromkeys(m[0] for n in names if (m := re.match(r"block_\d+|stage\d_unit\d+", n))))
+            raise ValueError(
+                f"`unfreeze_from` {unfreeze_from!r} is not a block of {model_or_name}; its blocks are {blocks}."
+            )
+
+
+class _Phase(NamedTuple):
+    kind: str  # "scratch", "head" (backbone frozen) or "fine_tune"
+    start: int
+    end: int
+    learning_rate: float
+
+
+def _set_trainable(model: keras.Model, kind: str, unfreeze_from: str | None) -> None:
+    """Freeze per phase: everything trains from scratch; the head alone; or the layers from a block on.
+
+    Frozen BatchNorm layers run in inference mode (Keras semantics); in the
+    fine-tuning phase every BatchNorm stays frozen, as the Keras transfer
+    learning guide recommends.
+    """
+    if kind == "scratch":
+        model.trainable = True
+        return
+    model.trainable = True
+    unfrozen = kind == "fine_tune" and unfreeze_from is None
+    for layer in model.layers:
+        if kind == "fine_tune" and not unfrozen and _in_block(layer.name, unfreeze_from):
+            unfrozen = True
+        head = layer.name in CLASSIFIER_LAYERS
+        batch_norm = isinstance(layer, keras.layers.BatchNormalization)
+        layer.trainable = head or (unfrozen and not batch_norm)
+
+
+def _in_block(layer_name: str, block: str | None) -> bool:
+    return block is not None and (layer_name == block or layer_name.startswith(f"{block}_"))
+
+
+def _read_progress(checkpoint: str) -> dict[str, int]:
+    path = checkpoint + PROGRESS_SUFFIX
+    try:
+        with open(path, encoding="utf-8") as file:
+            progress = json.load(file)
+        return {"epochs_done": int(progress["epochs_done"]), "phase": int(progress["phase"])}
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(
+            f"Cannot resume from {checkpoint!r}: its progress file {path!r} is missing or unreadable ({error}). "
+            "Pass resume=False to start again."
+        ) from None
 
 
 def _build(model_or_name: Any, data: Data, model_kwargs: dict[str, Any], strategy: Any) -> keras.Model:

@@ -15,6 +15,7 @@ import warnings
 from typing import Any, Callable, Collection
 
 __all__ = [
+    "argparse_fraction",
     "argparse_int",
     "check_bool",
     "check_choice",
@@ -205,3 +206,27 @@ def warn_caller(message: str) -> None:
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
         frame, level = frame.f_back, level + 1
     warnings.warn(message, UserWarning, stacklevel=level)
+
+
+def argparse_fraction(flag: str) -> Callable[[str], float]:
+    """An argparse ``type=`` that parses a finite number in (0, 1) for ``flag``.
+
+    Args:
+        flag: the flag named in the error message.
+
+    Example:
+        >>> argparse_fraction("--val-fraction")("0.1")
+        0.1
+    """
+    import argparse
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag} must be a number in (0, 1); received {text!r}") from None
+        if not 0.0 < value < 1.0:  # also refuses nan and inf
+            raise argparse.ArgumentTypeError(f"{flag} must be a number in (0, 1); received {text!r}")
+        return value
+
+    return parse

@@ -56,3 +56,25 @@ def trained_v3_small(digits_data):
     from keras_lightnets.train import fit
 
     return fit("mobilenet_v3_small", digits_data, epochs=12, verbose=0)
+
+
+@pytest.fixture(scope="session")
+def source_0_4(tmp_path_factory):
+    """A MobileNetV3-Small trained on digits 0-4 only, saved as .keras, .weights.h5 and Keras 2 .h5 (~60 s).
+
+    The pretrained starting point of the transfer tests (which fine-tune on 5-9).
+    """
+    from keras.src.legacy.saving import legacy_h5_format
+    import h5py
+
+    from keras_lightnets.data import digits
+    from keras_lightnets.train import fit
+
+    folder = tmp_path_factory.mktemp("source_0_4")
+    result = fit("mobilenet_v3_small", digits(classes=(0, 1, 2, 3, 4)), epochs=10, verbose=0)
+    paths = {suffix: str(folder / f"source{suffix}") for suffix in (".keras", ".weights.h5", ".h5")}
+    result.model.save(paths[".keras"])
+    result.model.save_weights(paths[".weights.h5"])
+    with h5py.File(paths[".h5"], "w") as file:
+        legacy_h5_format.save_weights_to_hdf5_group(file, result.model)
+    return result, paths

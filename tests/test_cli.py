@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from keras_lightnets.cli import main
@@ -117,3 +118,83 @@ def test_summary_plot(tmp_path, capsys, monkeypatch):
         monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/dot")
     assert main(["summary", "mobilenet_v3_small", "--input-size", "64", "--plot", str(output)]) == 0
     assert output.read_bytes()[:4] == b"\x89PNG"
+
+
+def _photo_folder(root, rng):
+    """Three classes of coloured 'photos': JPEG and PNG, mixed sizes and modes, one EXIF-rotated, one broken."""
+    from PIL import Image
+
+    colours = {"red": (200, 40, 40), "green": (40, 200, 40), "blue": (40, 40, 200)}
+    for name, colour in colours.items():
+        (root / name).mkdir(parents=True)
+        for i in range(12):
+            size = (24 + 3 * i, 30 + 2 * i)
+            pixels = np.clip(np.array(colour) + rng.normal(0, 25, (*size, 3)), 0, 255).astype("uint8")
+            image = Image.fromarray(pixels)
+            if i % 3 == 0:
+                image.save(root / name / f"{i}.png")
+            elif i % 3 == 1:
+                image.convert("RGBA").save(root / name / f"{i}.png")
+            else:
+                exif = Image.Exif()
+                exif[0x0112] = 6
+                image.save(root / name / f"{i}.jpg", exif=exif.tobytes())
+    (root / "red" / "broken.jpg").write_bytes(b"not a jpeg at all")
+    return root
+
+
+def test_fine_tune_export_int8_and_predict_from_the_cli(source_0_4, tmp_path, capsys, rng):
+    """The main job on a folder: pretrained start, honest splits, reports, int8 file, predict with names."""
+    _, paths = source_0_4
+    folder = _photo_folder(tmp_path / "photos", rng)
+    output, logs = tmp_path / "colours_int8.tflite", tmp_path / "logs"
+    argv = [
+        "train", "mobilenet_v3_small", "--data", str(folder), "--input-size", "32", "--weights", paths[".keras"],
+        "--epochs", "4", "--freeze-epochs", "1", "--batch-size", "8", "--export", str(output), "--log-dir", str(logs),
+    ]
+    with pytest.warns(UserWarning, match="Skipping 1 unreadable.*broken.jpg"):
+        assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "validation accuracy" in out and "confusion matrix" in out and "precision" in out
+    assert "TFLite int8 *" in out
+    for name in ("splits.json", "confusion.png", "curves.png", "log.csv"):
+        assert (logs / name).is_file(), name
+    assert (tmp_path / "colours_int8.labels.txt").read_text().split() == ["blue", "green", "red"]
+    assert main(["predict", str(output), str(folder / "green" / "0.png"), "--top", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith("0.png") and len(lines) == 3
+    assert lines[1].split()[-1] in ("blue", "green", "red")
+    assert main(["predict", str(output), str(folder / "blue"), "--top", "1"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2 * 12  # each image: its path and one class
+
+
+@pytest.mark.parametrize(
+    "extra, pattern",
+    [
+        (["--weights", "resnet50"], "--weights must be 'imagenet' or an existing weights file"),
+        (["--weights", "imagenet", "--unfreeze-from", "block_99"], "block_99"),
+        (["--val-fraction", "0.5", "--test-fraction", "0.5"], "sum below 1"),
+    ],
+)
+def test_bad_train_arguments_exit_2_and_write_nothing(extra, pattern, tmp_path, capsys, rng):
+    folder = _photo_folder(tmp_path / "photos", rng)
+    output = tmp_path / "out.tflite"
+    argv = ["train", "mobilenet_v3_small", "--data", str(folder), "--input-size", "32", "--export", str(output)]
+    assert main(argv + extra) == 2
+    assert pattern in capsys.readouterr().err
+    assert not output.exists()
+
+
+@pytest.mark.parametrize("value", ["nan", "1.5", "x"])
+def test_bad_fraction_flags_exit_2(value, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["train", "mobilenet_v3_small", "--val-fraction", value])
+    assert stopped.value.code == 2 and "--val-fraction" in capsys.readouterr().err
+
+
+def test_pre_split_folder_with_different_classes_exits_2(tmp_path, capsys, rng):
+    for split in ("train", "val", "test"):
+        _photo_folder(tmp_path / "photos" / split, rng)
+    (tmp_path / "photos" / "val" / "blue").rename(tmp_path / "photos" / "val" / "cyan")
+    assert main(["train", "mobilenet_v3_small", "--data", str(tmp_path / "photos"), "--input-size", "32"]) == 2
+    assert "different classes" in capsys.readouterr().err

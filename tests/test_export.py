@@ -34,7 +34,7 @@ def trained_small(trained_v3_small):
 @pytest.fixture(scope="module")
 def digits(digits_data):
     """(calibration images, test images, test labels) in [0, 255]."""
-    return digits_data.calibration, digits_data.x_test, digits_data.y_test
+    return (digits_data.calibration, *digits_data.arrays("test"))
 
 
 @pytest.mark.parametrize("build, kwargs", FAMILIES, ids=IDS)

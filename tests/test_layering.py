@@ -1,8 +1,8 @@
 """The package's layering, checked on the source: no import circles, no imports dodging one.
 
 keras_lightnets: validation -> files, testing -> layers -> blocks -> weights -> models
--> registry -> convert, features, macs -> latency, calibration, rewrites -> litert
--> export -> data -> train -> cli. A module imports only from lower layers (or from its
+-> registry -> convert, features, macs, transfer -> latency, calibration, rewrites, evaluation
+-> litert -> export -> data -> train, predict -> cli. A module imports only from lower layers (or from its
 own package, without circles); every import of a keras_lightnets module sits at module
 level. benchmarks/ has no circles and does not import the tests.
 """
@@ -23,12 +23,12 @@ LAYERS = [
     {"weights"},
     {"models"},
     {"registry"},
-    {"convert", "features", "macs"},
-    {"latency", "calibration", "rewrites"},
+    {"convert", "features", "macs", "transfer"},
+    {"latency", "calibration", "rewrites", "evaluation"},
     {"litert"},
     {"export"},
     {"data"},
-    {"train"},
+    {"train", "predict"},
     {"cli"},
 ]
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}

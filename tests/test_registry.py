@@ -49,9 +49,9 @@ def test_every_name_builds_the_variant_it_spells_with_its_recorded_metadata(name
     assert model.output_shape == (None, 1000)
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     assert (entry.params, entry.trainable, entry.macs) == (model.count_params(), trainable, count_macs(model))
-    if entry.paper_macs:  # the paper's / reference's figure, an independent source
-        paper = float(entry.paper_macs.split()[0]) * 1e6
-        assert abs(entry.macs - paper) / paper < 0.02, (name, entry.macs, paper)
+    if entry.paper_macs:  # the paper's / reference's figure (printed in whole millions), an independent source
+        paper = float(entry.paper_macs.split()[0])
+        assert abs(entry.macs / 1e6 - paper) <= 0.02 * paper + 0.5, (name, entry.macs, paper)
 
 
 def test_pretrained_names_are_the_published_ones():

@@ -8,7 +8,7 @@ import keras
 
 from keras_lightnets.models.args import FEATURE_REDUCTIONS, ModelArgs
 from keras_lightnets.models.strides import StrideTracker
-from keras_lightnets.weights import WeightsFile, load_imagenet, load_weights
+from keras_lightnets.weights import WeightsFile, imagenet_class_names, load_imagenet, load_weights
 
 __all__ = ["LightNet", "finish_model"]
 
@@ -20,14 +20,15 @@ class LightNet(keras.Model):
     ``feature_info`` is a list of ``{"name", "reduction", "channels"}``: the
     last feature map at each reduction the model reaches (a classifier) or the
     model's outputs (``features_only=True``), recorded while the model was
-    built. It is part of the config, so it survives a ``.keras`` round trip
-    (``safe_mode=True``).
+    built. ``class_names`` (a list of str, or None) names the classifier's
+    outputs once a model is trained on named classes. Both are part of the
+    config, so they survive a ``.keras`` round trip (``safe_mode=True``).
 
     Args:
         inputs: the model's input tensor(s).
         outputs: the model's output tensor(s).
         name: model name.
-        **kwargs: ``feature_info`` and ``keras.Model`` arguments.
+        **kwargs: ``feature_info``, ``class_names`` and ``keras.Model`` arguments.
 
     Example:
         >>> from keras_lightnets import MobileNetV3Small
@@ -37,11 +38,17 @@ class LightNet(keras.Model):
 
     def __init__(self, inputs: Any, outputs: Any, name: str | None = None, **kwargs: Any) -> None:
         feature_info = kwargs.pop("feature_info", None) or []
+        class_names = kwargs.pop("class_names", None)
         super().__init__(inputs, outputs, name=name, **kwargs)
         self.feature_info = [dict(entry) for entry in feature_info]
+        self.class_names = None if class_names is None else [str(c) for c in class_names]
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "feature_info": [dict(entry) for entry in self.feature_info]}
+        return {
+            **super().get_config(),
+            "feature_info": [dict(entry) for entry in self.feature_info],
+            "class_names": self.class_names,
+        }
 
 
 def finish_model(inputs: Any, outputs: Any, args: ModelArgs, default_name: str, tracker: StrideTracker) -> LightNet:
@@ -66,6 +73,8 @@ def finish_model(inputs: Any, outputs: Any, args: ModelArgs, default_name: str, 
     model = LightNet(inputs, outputs, name=name, feature_info=tracker.info(tracker.features(reached)))
     if isinstance(args.weights, WeightsFile):
         load_imagenet(model, args.weights)
+        if args.include_top:
+            model.class_names = imagenet_class_names()
     elif args.weights is not None:
         load_weights(model, args.weights)
     if not args.features_only:

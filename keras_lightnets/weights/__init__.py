@@ -16,10 +16,11 @@ from keras_lightnets.weights.catalogue import (
     IMAGENET_SIZES,
     Pretrained,
     WeightsFile,
+    imagenet_class_names,
     imagenet_file,
     pretrained_for,
 )
-from keras_lightnets.weights.loading import WEIGHTS_SUFFIXES, load_imagenet, load_weights
+from keras_lightnets.weights.loading import WEIGHTS_SUFFIXES, load_imagenet, load_weights, read_h5
 
 __all__ = [
     "IMAGENET_SIZES",
@@ -28,8 +29,10 @@ __all__ = [
     "WeightsFile",
     "cache_dir",
     "fetch",
+    "imagenet_class_names",
     "imagenet_file",
     "load_imagenet",
     "load_weights",
+    "read_h5",
     "pretrained_for",
 ]

@@ -14,6 +14,7 @@ Pure data and lookup rules; nothing here downloads or builds anything.
 
 from __future__ import annotations
 
+import os
 from typing import NamedTuple
 
 from keras_lightnets.validation import check_bool, warn_caller
@@ -25,6 +26,7 @@ __all__ = [
     "Pretrained",
     "TORCHVISION_CHECKPOINTS",
     "WeightsFile",
+    "imagenet_class_names",
     "imagenet_file",
     "pretrained_for",
 ]
@@ -249,3 +251,15 @@ def pretrained_for(
             Pretrained(f"torchvision:{tag}", "convert.from_torchvision", accuracy, TORCHVISION_PREPROCESSING, files)
         )
     return tuple(found)
+
+
+def imagenet_class_names() -> list[str]:
+    """The 1,000 ImageNet-1k class names in index order, shipped with the package (no download).
+
+    Example:
+        >>> imagenet_class_names()[:3]
+        ['tench', 'goldfish', 'great white shark']
+    """
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "imagenet_classes.txt")
+    with open(path, encoding="utf-8") as file:
+        return [line.rstrip("\n") for line in file]

@@ -21,7 +21,7 @@ from keras_lightnets.validation import check_path
 from keras_lightnets.weights.cache import fetch
 from keras_lightnets.weights.catalogue import WeightsFile
 
-__all__ = ["WEIGHTS_SUFFIXES", "load_imagenet", "load_weights"]
+__all__ = ["WEIGHTS_SUFFIXES", "load_imagenet", "load_weights", "read_h5"]
 
 WEIGHTS_SUFFIXES = (".weights.h5", ".h5", ".keras")
 
@@ -88,8 +88,16 @@ def load_imagenet(model: keras.Model, spec: WeightsFile, root: str | None = None
         raise
 
 
-def _read_h5(path: str) -> list[tuple[str, list[np.ndarray]]]:
-    """``(layer name, arrays)`` for each layer with weights in a Keras 2 h5 file."""
+def read_h5(path: str) -> list[tuple[str, list[np.ndarray]]]:
+    """``(layer name, arrays)`` for each layer with weights in a Keras 2 ``.h5`` file.
+
+    Args:
+        path: the file (weights only, or a whole Keras 2 model).
+
+    Example:
+        >>> [name for name, _ in read_h5("mobilenet_v2.h5")][:2]  # doctest: +SKIP
+        ['Conv1', 'bn_Conv1']
+    """
     try:
         with h5py.File(path, "r") as file:
             group = file["model_weights"] if "layer_names" not in file.attrs and "model_weights" in file else file
@@ -109,7 +117,7 @@ def _read_h5(path: str) -> list[tuple[str, list[np.ndarray]]]:
 
 
 def _match_h5(model: keras.Model, path: str) -> list[tuple[Any, list[np.ndarray]]]:
-    stored = _read_h5(path)
+    stored = read_h5(path)
     layers = [layer for layer in model.layers if layer.weights]
     if len(stored) != len(layers):
         raise ValueError(

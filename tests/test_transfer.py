@@ -1,0 +1,141 @@
+"""Fine-tuning from pretrained weights: loading by name, two phases, honest splits, the transfer margin."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from keras_lightnets import create_model
+from keras_lightnets.data import Data, digits
+from keras_lightnets.train import fit
+from keras_lightnets.transfer import CLASSIFIER_LAYERS, load_backbone
+
+
+@pytest.fixture(scope="module")
+def few_5_9():
+    """Digits 5-9 with 20 training images per class (val and test as usual)."""
+    return digits(classes=(5, 6, 7, 8, 9), train_per_class=20)
+
+
+def _backbone(model):
+    return {l.name: [w.copy() for w in l.get_weights()] for l in model.layers if l.weights and l.name not in CLASSIFIER_LAYERS}
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".weights.h5", ".h5"])
+def test_backbone_loads_from_every_file_kind_without_the_classifier(suffix, source_0_4):
+    source, paths = source_0_4
+    model = create_model("mobilenet_v3_small", classes=7, input_shape=(32, 32, 3), include_preprocessing=True)
+    fresh_logits = model.get_layer("logits").get_weights()
+    load_backbone(model, "mobilenet_v3_small", paths[suffix])
+    expected = _backbone(source.model)
+    for name, arrays in _backbone(model).items():
+        for ours, theirs in zip(arrays, expected[name]):
+            np.testing.assert_array_equal(ours, theirs)
+    for ours, fresh in zip(model.get_layer("logits").get_weights(), fresh_logits):
+        np.testing.assert_array_equal(ours, fresh)  # new head for 7 classes, untouched
+
+
+@pytest.mark.parametrize(
+    "name, kwargs, pattern",
+    [
+        ("mobilenet_v2", {}, "does not fit mobilenet_v2: layer 'stem' needs shapes"),
+        ("mobilenet_v3_small_075", {}, "does not fit mobilenet_v3_small_075: layer .* needs shapes"),
+        ("mobilenet_v3_large", {}, "does not fit mobilenet_v3_large"),
+    ],
+)
+def test_another_architecture_or_width_is_refused_and_nothing_loaded(name, kwargs, pattern, source_0_4):
+    _, paths = source_0_4
+    model = create_model(name, classes=3, input_shape=(32, 32, 3))
+    before = [w.copy() for w in model.get_weights()]
+    with pytest.raises(ValueError, match=pattern):
+        load_backbone(model, name, paths[".keras"])
+    for now, then in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(now, then)
+
+
+def test_transfer_beats_training_from_scratch_by_ten_points(source_0_4, few_5_9):
+    """The issue's evidence: pretrained on digits 0-4, fine-tuned on 20 images per class of 5-9."""
+    _, paths = source_0_4
+    transfer = fit("mobilenet_v3_small", few_5_9, epochs=12, weights=paths[".keras"], verbose=0, seed=1)
+    scratch = fit("mobilenet_v3_small", few_5_9, epochs=12, verbose=0, seed=1)
+    print(f"transfer {transfer.test_accuracy:.3f} vs scratch {scratch.test_accuracy:.3f}")
+    assert transfer.test_accuracy >= scratch.test_accuracy + 0.10, (transfer.test_accuracy, scratch.test_accuracy)
+
+
+def test_phase_one_trains_only_the_head_and_phase_two_keeps_batch_norm_frozen(source_0_4, few_5_9, tmp_path):
+    _, paths = source_0_4
+    source = keras.saving.load_model(paths[".keras"])
+    start = _backbone(source)
+    head_only = fit("mobilenet_v3_small", few_5_9, epochs=1, weights=paths[".keras"], freeze_epochs=1, verbose=0)
+    for name, arrays in _backbone(head_only.model).items():  # frozen backbone, BN statistics included
+        for ours, theirs in zip(arrays, start[name]):
+            np.testing.assert_array_equal(ours, theirs)
+    checkpoint = str(tmp_path / "run.keras")
+    tuned = fit(
+        "mobilenet_v3_small", few_5_9, epochs=2, weights=paths[".keras"], freeze_epochs=1, unfreeze_from="block_8",
+        checkpoint=checkpoint, verbose=0,
+    )
+    after = _backbone(tuned.model)
+    assert all(np.array_equal(a, b) for a, b in zip(after["block_7_project"], start["block_7_project"]))
+    assert not np.array_equal(after["block_8_project"][0], start["block_8_project"][0])
+    for name, layer in ((l.name, l) for l in tuned.model.layers):
+        if isinstance(layer, keras.layers.BatchNormalization):  # inference mode in both phases
+            np.testing.assert_array_equal(after[name][2], start[name][2])
+    assert json.load(open(checkpoint + ".progress.json")) == {"epochs_done": 2, "phase": 1}
+    assert tuned.model.class_names == ["5", "6", "7", "8", "9"]
+    resumed = fit(
+        "mobilenet_v3_small", few_5_9, epochs=3, weights=paths[".keras"], freeze_epochs=1, unfreeze_from="block_8",
+        checkpoint=checkpoint, verbose=0,
+    )
+    assert resumed.epochs_run == 1  # continued in phase 2 at epoch 3
+    assert json.load(open(checkpoint + ".progress.json")) == {"epochs_done": 3, "phase": 1}
+
+
+class _CountingSplit:
+    """A tf.data pipeline that counts how often it is iterated."""
+
+    def __init__(self, dataset):
+        import tensorflow as tf
+
+        self.passes = 0
+        x, y = (np.concatenate(a) for a in zip(*[(np.asarray(a), np.asarray(b)) for a, b in dataset]))
+
+        def generate():
+            self.passes += 1
+            yield from ((x[i:i + 64], y[i:i + 64]) for i in range(0, len(x), 64))
+
+        spec = (tf.TensorSpec((None, *x.shape[1:]), tf.float32), tf.TensorSpec((None,), tf.int64))
+        self.dataset = tf.data.Dataset.from_generator(generate, output_signature=spec)
+
+
+def test_early_stopping_never_sees_the_test_split(few_5_9):
+    """Selection runs on validation; the test pipeline is read exactly once, after training."""
+    test = _CountingSplit(few_5_9.test)
+    val = _CountingSplit(few_5_9.val)
+    data = Data(**{**few_5_9.__dict__, "test": test.dataset, "val": val.dataset})
+    result = fit("mobilenet_v3_small", data, epochs=3, early_stopping_patience=1, verbose=0)
+    assert test.passes == 1
+    assert val.passes >= result.epochs_run  # one validation pass per epoch (+ the final report)
+    assert len(result.history["val_accuracy"]) == result.epochs_run
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, pattern",
+    [
+        (dict(weights="resnet"), ValueError, r"`weights` must be 'imagenet' or an existing weights file"),
+        (dict(weights=3), TypeError, "weights"),
+        (dict(freeze_epochs=2), ValueError, "need pretrained `weights`"),
+        (dict(weights="imagenet", unfreeze_from="block_99"), ValueError, r"block_99.*blocks are \['block_0'"),
+        (dict(weights="imagenet", freeze_epochs=-1), ValueError, "freeze_epochs"),
+        (dict(weights="imagenet", fine_tune_learning_rate=0.0), ValueError, "fine_tune_learning_rate"),
+    ],
+)
+def test_bad_transfer_arguments_fail_before_any_work(kwargs, error, pattern, monkeypatch):
+    import keras_lightnets.train as train
+
+    monkeypatch.setattr(train, "load_data", lambda *a, **k: pytest.fail("data loaded before checking"))
+    with pytest.raises(error, match=pattern):
+        fit("mobilenet_v3_small", "digits", epochs=2, **kwargs)
