@@ -159,3 +159,11 @@ def test_registry_metadata_equals_torchvision_weights(name):
         p.tag: (p.files[0].origin, p.top1) for p in get_entry(name).pretrained if p.tag.startswith("torchvision:")
     }
     assert ours == expected
+
+
+def test_shipped_imagenet_names_equal_torchvision_categories():
+    from torchvision.models._meta import _IMAGENET_CATEGORIES
+
+    from keras_lightnets.weights import imagenet_class_names
+
+    assert imagenet_class_names() == list(_IMAGENET_CATEGORIES)

@@ -144,6 +144,8 @@ def test_imagenet_v3_download_hash_check_cache_and_outputs(server, monkeypatch, 
     assert relative_error(model(x).numpy(), keras_loaded(x).numpy()) < 1e-5
     assert sorted(os.listdir(cache)) == [spec.fname]
     assert len(requests) == 1
+    names = model.class_names  # the 1,000 ImageNet names travel with the model, shipped, no download
+    assert len(names) == 1000 and names[:2] == ["tench", "goldfish"] and names[-1] == "toilet tissue"
     MobileNetV3Small(weights="imagenet")  # from the cache: no second request
     assert len(requests) == 1
 
@@ -164,6 +166,7 @@ def test_imagenet_v1_v2_files_load_with_keras_outputs(build, ours, family, kwarg
     extra = dict(classifier_activation=None) if kwargs.get("include_top", True) else {}
     reference = _published_file(folder / spec.fname, build, **kwargs)
     model = ours(weights="imagenet", **kwargs, **extra)
+    assert (model.class_names is None) == (kwargs.get("include_top", True) is False)
     x = rng.uniform(-1, 1, (2, *kwargs["input_shape"])).astype("float32")
     assert relative_error(model(x).numpy(), reference(x).numpy()) < 1e-5
     assert sorted(os.listdir(cache)) == [spec.fname]
