@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -47,19 +46,23 @@ def make_folder(root: str, count: int, seed: int = 0) -> str:
 
 
 def peak_rss_of_train(folder: str, input_size: int, batch: int) -> tuple[float, float]:
-    """(peak RSS in MB, seconds) of one ``keras-lightnets train`` epoch on ``folder`` in a child process."""
-    command = [
-        sys.executable, "-m", "keras_lightnets.cli", "train", "mobilenet_v3_small", "--data", folder,
-        "--input-size", str(input_size), "--batch-size", str(batch), "--epochs", "1",
+    """(peak RSS in MB, seconds) of one ``keras-lightnets train`` epoch on ``folder`` in its own process."""
+    argv = [
+        "train", "mobilenet_v3_small", "--data", folder, "--input-size", str(input_size),
+        "--batch-size", str(batch), "--epochs", "1",
     ]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    script = (
+        "import resource, sys\n"
+        "from keras_lightnets.cli import main\n"
+        f"code = main({argv!r})\n"
+        "print('PEAK_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "sys.exit(code)\n"
+    )
     start = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    done = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True)
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if peak <= before:
-        raise RuntimeError("the child's peak RSS was not above an earlier child's; run each size in its own process")
-    return peak / 1024, seconds
+    (line,) = [line for line in done.stdout.splitlines() if line.startswith("PEAK_KB")]
+    return int(line.split()[1]) / 1024, seconds
 
 
 def throughput(folder: str, input_size: int, batch: int, batches: int) -> dict[str, float]:
@@ -92,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--output", default=os.path.join("benchmarks", "results"))
     args = parser.parse_args(argv)
     results: dict[str, Any] = {
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "cpu": _cpu_model()},
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "cpu": _cpu_model(), "flags": cpu_flags()},
         "settings": vars(args),
         "runs": {},
     }
@@ -112,8 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     lines = [
         "# Streaming an image folder (keras-lightnets train, MobileNetV3-Small, one epoch)",
         "",
-        f"Machine: {results['machine']['cpu']}, {results['machine']['cpus']} CPUs; input {args.input_size}x"
-        f"{args.input_size}, batch {args.batch}.",
+        f"Machine: {results['machine']['cpu']}, {results['machine']['cpus']} CPUs, flags "
+        f"{' '.join(results['machine']['flags']) or 'unknown'}; input {args.input_size}x{args.input_size}, batch {args.batch}.",
         "",
         "| images | peak RSS (MB) | seconds |",
         "|---:|---:|---:|",
@@ -129,6 +132,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         file.write("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
+
+
+def cpu_flags() -> list[str]:
+    """The vector-instruction flags of this CPU that matter for the kernels (from /proc/cpuinfo)."""
+    wanted = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "amx_tile")
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as file:
+            for line in file:
+                if line.startswith("flags"):
+                    present = set(line.split(":", 1)[1].split())
+                    return [flag for flag in wanted if flag in present]
+    except OSError:
+        pass
+    return []
 
 
 def _cpu_model() -> str:

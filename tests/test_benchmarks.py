@@ -88,3 +88,16 @@ def test_bad_arguments_exit_2(argv, message, capsys):
 def test_missing_output_parent_exits_2(tmp_path, capsys):
     assert main(["--output", str(tmp_path / "no" / "such")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_streaming_benchmark_smoke_run(tmp_path):
+    """The memory / throughput benchmark runs end to end on tiny folders and writes its report."""
+    from benchmarks.streaming import main as streaming
+
+    output = tmp_path / "results"
+    argv = ["--small", "12", "--large", "24", "--input-size", "32", "--batch", "4", "--output", str(output)]
+    assert streaming(argv) == 0
+    figures = json.loads((output / "streaming.json").read_text())
+    assert set(figures["runs"]) == {"12", "24"} and all(r["peak_rss_mb"] > 100 for r in figures["runs"].values())
+    assert math.isfinite(figures["memory_ratio"]) and figures["throughput"]["pipeline_images_per_s"] > 0
+    assert "peak RSS" in (output / "streaming.md").read_text()

@@ -74,7 +74,7 @@ def test_resume_after_interruption_continues_at_the_saved_step(small_data, tmp_p
             callbacks=[_Interrupt(epoch=2, batch=1)])
     saved = keras.saving.load_model(checkpoint, safe_mode=True)
     assert int(saved.optimizer.iterations.numpy()) == 2 * steps  # two complete epochs
-    assert sorted(os.listdir(tmp_path)) == ["run.keras"]  # no half-written temporaries
+    assert sorted(os.listdir(tmp_path)) == ["run.keras", "run.keras.progress.json"]  # no half-written temporaries
     result = fit("mobilenet_v1_025", small_data, epochs=4, checkpoint=checkpoint, verbose=0)
     assert result.epochs_run == 2  # epochs 3 and 4 only
     assert int(result.model.optimizer.iterations.numpy()) == 4 * steps
