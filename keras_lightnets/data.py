@@ -30,7 +30,8 @@ from keras_lightnets.files import atomic_target
 from keras_lightnets.validation import check_bool, check_float, check_int, warn_caller
 
 __all__ = [
-    "IMAGE_SUFFIXES", "Data", "augmentation", "check_image", "digits", "image_folder", "load_image", "photo_augmentation",
+    "IMAGE_SUFFIXES", "Data", "augmentation", "check_image", "digits", "image_folder", "list_images", "load_image",
+    "photo_augmentation",
 ]
 
 IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
@@ -271,6 +272,23 @@ def _visible(names: list[str]) -> list[str]:
     return sorted(n for n in names if not n.startswith("."))
 
 
+def list_images(folder: str) -> list[str]:
+    """Sorted paths of the image files under ``folder`` (hidden files and folders skipped).
+
+    Args:
+        folder: a folder; searched recursively.
+
+    Example:
+        >>> list_images("photos/cat")  # doctest: +SKIP
+        ['photos/cat/1.jpg', 'photos/cat/2.png']
+    """
+    paths = []
+    for parent, subfolders, files in os.walk(folder):
+        subfolders[:] = _visible(subfolders)
+        paths += [os.path.join(parent, f) for f in _visible(files) if f.lower().endswith(IMAGE_SUFFIXES)]
+    return sorted(paths)
+
+
 def _class_folders(root: str) -> dict[str, list[str]]:
     """``{class name: [image paths]}`` of a folder of class folders (hidden entries skipped)."""
     classes = [d for d in _visible(os.listdir(root)) if os.path.isdir(os.path.join(root, d))]
@@ -281,16 +299,13 @@ def _class_folders(root: str) -> dict[str, list[str]]:
         )
     found = {}
     for name in classes:
-        paths = []
-        for folder, subfolders, files in os.walk(os.path.join(root, name)):
-            subfolders[:] = _visible(subfolders)
-            paths += [os.path.join(folder, f) for f in _visible(files) if f.lower().endswith(IMAGE_SUFFIXES)]
+        paths = list_images(os.path.join(root, name))
         if not paths:
             raise ValueError(
                 f"The class folder {os.path.join(root, name)!r} holds no images ({', '.join(IMAGE_SUFFIXES)}); "
                 "remove it or add images."
             )
-        found[name] = sorted(paths)
+        found[name] = paths
     return found
 
 

@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 import keras
 import numpy as np
 
-from keras_lightnets.data import IMAGE_SUFFIXES, check_image, load_image
+from keras_lightnets.data import IMAGE_SUFFIXES, check_image, list_images, load_image
 from keras_lightnets.export import labels_path
 from keras_lightnets.litert import run_tflite, tflite_input_shape
 from keras_lightnets.validation import check_int, check_path
@@ -51,15 +51,10 @@ def _image_paths(inputs: list[str]) -> list[str]:
     for item in inputs:
         item = check_path("images", item, must_exist=True)
         if os.path.isdir(item):
-            found = [
-                os.path.join(folder, name)
-                for folder, subfolders, files in os.walk(item)
-                for name in sorted(files)
-                if not name.startswith(".") and name.lower().endswith(IMAGE_SUFFIXES)
-            ]
+            found = list_images(item)
             if not found:
                 raise ValueError(f"The folder {item!r} holds no images ({', '.join(IMAGE_SUFFIXES)}).")
-            paths += sorted(found)
+            paths += found
         elif item.lower().endswith(IMAGE_SUFFIXES):
             paths.append(item)
         else:
