@@ -13,6 +13,16 @@ import os as _os
 # stay off unless the user sets TF_CPP_MIN_LOG_LEVEL (0 shows everything) before importing.
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import keras as _keras  # noqa: E402
+
+BACKENDS = ("tensorflow", "jax", "torch")
+if _keras.backend.backend() not in BACKENDS:
+    raise ImportError(
+        f"keras_lightnets runs on the Keras backends {', '.join(BACKENDS)}; KERAS_BACKEND is "
+        f"{_keras.backend.backend()!r}. Set KERAS_BACKEND to one of them before importing keras "
+        "(tensorflow to train and export, jax or torch to train; export works from all three)."
+    )
+
 from keras_lightnets import blocks, layers  # noqa: E402
 from keras_lightnets.convert import from_torchvision  # noqa: E402
 from keras_lightnets.features import backbone, feature_info  # noqa: E402

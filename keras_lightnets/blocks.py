@@ -50,6 +50,7 @@ from keras import layers
 
 from keras_lightnets.layers import (
     ACTIVATIONS,
+    AveragePooling2D,
     ChannelShuffle,
     ChannelSplit,
     HardSigmoid,
@@ -155,7 +156,7 @@ def pool_block(
     pool_size = check_int("pool_size", pool_size, low=1)
     strides = check_int("strides", strides, low=1)
     x, mode = _pad(x, pool_size, strides, padding, name)
-    pool = layers.MaxPooling2D if kind == "max" else layers.AveragePooling2D
+    pool = layers.MaxPooling2D if kind == "max" else AveragePooling2D
     return pool(pool_size, strides, padding=mode, name=name)(x)
 
 

@@ -264,7 +264,7 @@ def _train(args: argparse.Namespace) -> None:
           f"({data.counts['train']} / {data.counts['val']} / {data.counts['test']} train / val / test images, "
           f"{data.num_classes} classes)")
     truth = np.concatenate([np.asarray(labels) for _, labels in data.test])
-    keras_predicted = np.concatenate([np.asarray(result.model(images, training=False)).argmax(-1) for images, _ in data.test])
+    keras_predicted = np.concatenate([keras.ops.convert_to_numpy(result.model(images, training=False)).argmax(-1) for images, _ in data.test])
     report = classification_report(truth, keras_predicted, data.class_names)
     print("\n" + report.table())
     if args.log_dir:

@@ -179,12 +179,20 @@ def _stratified(labels: np.ndarray, val: float, test: float, seed: int) -> dict[
     return {split: np.sort(np.array(indices, dtype=np.int64)) for split, indices in parts.items()}
 
 
+def _augmented(augment: keras.Sequential, images: Any) -> Any:
+    """``augment`` applied layer by layer: Keras' preprocessing layers run on TensorFlow
+    inside ``tf.data`` whatever the backend, a ``Sequential`` around them would not."""
+    for layer in augment.layers:
+        images = layer(images, training=True)
+    return images
+
+
 def _batched(dataset: Any, batch_size: int, augment: keras.Sequential | None) -> Any:
     import tensorflow as tf
 
     dataset = dataset.batch(batch_size)
     if augment is not None:
-        dataset = dataset.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+        dataset = dataset.map(lambda x, y: (_augmented(augment, x), y), num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 

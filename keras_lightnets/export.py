@@ -6,7 +6,10 @@ Calibration input is :mod:`keras_lightnets.calibration`, the graph rewrites
 :mod:`keras_lightnets.rewrites`, and running / inspecting the files
 :mod:`keras_lightnets.litert` (``run_tflite``, ``tflite_ops`` and ``compare``
 are re-exported here for convenience). What this module adds:
-a fixed batch-1 input signature (phones run batch 1; a fixed shape lets the
+conversion from any Keras backend (on JAX or PyTorch the model's architecture and
+weights go to a temporary folder and a TensorFlow-backend copy converts them
+in a child process, so every backend writes the same file), a fixed batch-1
+input signature (phones run batch 1; a fixed shape lets the
 converter fold every shape computation), builtin-ops-only conversion, full
 integer int8 with calibration from arrays, datasets or generators, atomic
 writes, and a report of size, ops and error against Keras.
@@ -24,7 +27,11 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import json
 import os
+import subprocess
+import sys
+import tempfile
 from typing import Any
 
 import keras
@@ -133,6 +140,9 @@ def to_saved_model(model: keras.Model, path: Any, *, overwrite: bool = False) ->
     if not isinstance(model, keras.Model):
         raise TypeError(f"`model` must be a keras.Model; received {type(model).__name__}.")
     path = check_output_path(path, overwrite)
+    if keras.backend.backend() != "tensorflow":
+        _on_tensorflow("to_saved_model", model, {"path": path, "overwrite": True})
+        return path
     with atomic_target(path, directory=True) as target:
         os.rmdir(target)
         model.export(target, format="tf_saved_model", verbose=False)
@@ -227,6 +237,34 @@ def to_tflite(
                 f"`check_data` must have shape (N, {', '.join(map(str, shape[1:]))}); "
                 f"received {check_data.shape}."
             )
+    if keras.backend.backend() == "tensorflow":
+        _convert_tflite(model, path, shape, quantization, calibration, int8_io, hard_swish)
+    else:
+        options = dict(path=path, quantization=quantization, input_size=shape[1:3], int8_io=int8_io, hard_swish=hard_swish)
+        if calibration is not None:
+            images = np.concatenate([sample for sample, in calibration()])
+            options.update(representative_data=images, num_calibration=len(images))
+        _on_tensorflow("to_tflite", model, {**options, "overwrite": True})
+    comparison = compare(model, path, check_data) if check_data is not None else None
+    return TFLiteReport(
+        path=path,
+        quantization=quantization,
+        size_bytes=os.path.getsize(path),
+        ops=tflite_ops(path),
+        input_shape=shape,
+        comparison=comparison,
+    )
+
+
+def _convert_tflite(
+    model: keras.Model,
+    path: str,
+    shape: tuple[int, int, int, int],
+    quantization: str,
+    calibration: Any,
+    int8_io: bool,
+    hard_swish: str,
+) -> None:
     import tensorflow as tf
 
     options = _converter_options(quantization, calibration, int8_io)
@@ -244,15 +282,66 @@ def to_tflite(
         if names:  # the class names travel with the file, beside it
             with atomic_target(labels_path(path)) as labels, open(labels, "w", encoding="utf-8") as file:
                 file.write("".join(f"{name}\n" for name in names))
-    comparison = compare(model, path, check_data) if check_data is not None else None
-    return TFLiteReport(
-        path=path,
-        quantization=quantization,
-        size_bytes=os.path.getsize(path),
-        ops=tflite_ops(path),
-        input_shape=shape,
-        comparison=comparison,
-    )
+
+
+# --- other backends ----------------------------------------------------------
+
+_CHILD_FUNCTIONS = ("to_saved_model", "to_tflite", "to_onnx")
+
+
+def _on_tensorflow(function: str, model: keras.Model, kwargs: dict[str, Any]) -> None:
+    """Run ``function(model, **kwargs)`` on a TensorFlow-backend copy of ``model``.
+
+    TFLite conversion and SavedModel tracing need TensorFlow's graph, so on JAX
+    or PyTorch the model (already validated) is written as its architecture
+    (JSON, no compile state) and a ``.weights.h5`` file, arrays as ``.npy``
+    files, and a child process with ``KERAS_BACKEND=tensorflow`` rebuilds it
+    (``safe_mode=True``), loads the weights and converts it.
+    The weights are the same, so the file equals the TensorFlow-backend export.
+    """
+    with tempfile.TemporaryDirectory(prefix="keras_lightnets_export_") as folder:
+        # Architecture and weights only: a compiled model's optimizer and loss name this
+        # backend's classes (e.g. keras.src.backend.torch.optimizers), which the child must not import.
+        architecture = keras.saving.serialize_keras_object(model)
+        architecture.pop("compile_config", None)
+        model.save_weights(os.path.join(folder, "model.weights.h5"))
+        arrays = {key: value for key, value in kwargs.items() if isinstance(value, np.ndarray)}
+        for key, value in arrays.items():
+            np.save(os.path.join(folder, f"{key}.npy"), value)
+        spec = {
+            "function": function,
+            "model": architecture,
+            "kwargs": {key: value for key, value in kwargs.items() if key not in arrays},
+            "arrays": sorted(arrays),
+        }
+        with open(os.path.join(folder, "spec.json"), "w", encoding="utf-8") as file:
+            json.dump(spec, file)
+        child = subprocess.run(
+            [sys.executable, "-m", "keras_lightnets.export", folder],
+            env={**os.environ, "KERAS_BACKEND": "tensorflow"},
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    if child.returncode != 0:
+        raise RuntimeError(
+            f"`{function}` on the {keras.backend.backend()} backend runs the conversion with "
+            "KERAS_BACKEND=tensorflow in a child process, which failed:\n" + child.stderr[-12000:]
+        )
+
+
+def _child_main(folder: str) -> None:
+    """The child process of :func:`_on_tensorflow`."""
+    with open(os.path.join(folder, "spec.json"), encoding="utf-8") as file:
+        spec = json.load(file)
+    if keras.backend.backend() != "tensorflow" or spec["function"] not in _CHILD_FUNCTIONS:
+        raise SystemExit(f"unexpected export request {spec['function']!r} on {keras.backend.backend()!r}")
+    kwargs = dict(spec["kwargs"])
+    for key in spec["arrays"]:
+        kwargs[key] = np.load(os.path.join(folder, f"{key}.npy"))
+    model = keras.saving.deserialize_keras_object(spec["model"], safe_mode=True)
+    model.load_weights(os.path.join(folder, "model.weights.h5"))
+    globals()[spec["function"]](model, **kwargs)
 
 
 def labels_path(path: str) -> str:
@@ -294,6 +383,9 @@ def to_onnx(
             f"pip install {' '.join(missing)}"
         )
     path = check_output_path(path, overwrite, suffix=".onnx")
+    if keras.backend.backend() != "tensorflow":
+        _on_tensorflow("to_onnx", model, {"path": path, "input_size": shape[1:3], "overwrite": True})
+        return path
     import tensorflow as tf
 
     model(np.zeros(shape, np.float32), training=False)  # Keras' ONNX export needs a called model
@@ -307,3 +399,5 @@ def to_onnx(
     return path
 
 
+if __name__ == "__main__":
+    _child_main(sys.argv[1])

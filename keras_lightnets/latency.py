@@ -43,7 +43,10 @@ def median_seconds(step: Callable[[], Any], runs: int = 50, warmup: int = 5) -> 
 
 
 def keras_latency(model: keras.Model, x: np.ndarray, runs: int = 50, warmup: int = 5) -> float:
-    """Median seconds of ``model(x)`` inside a compiled ``tf.function`` (inference mode).
+    """Median seconds of ``model(x)`` in inference mode, compiled as the backend compiles.
+
+    TensorFlow: a ``tf.function``; JAX: ``jax.jit`` of the model's stateless
+    call; PyTorch: an eager call under ``torch.no_grad()`` (Keras' own torch path).
 
     Args:
         model: a Keras model.
@@ -54,8 +57,27 @@ def keras_latency(model: keras.Model, x: np.ndarray, runs: int = 50, warmup: int
     Example:
         >>> keras_latency(model, images[:1])  # doctest: +SKIP
     """
+    x = np.asarray(x, dtype=np.float32)
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        trainable = [v.value for v in model.trainable_variables]
+        frozen = [v.value for v in model.non_trainable_variables]
+        call = jax.jit(lambda t, f, inputs: model.stateless_call(t, f, inputs, training=False)[0])
+        return median_seconds(lambda: call(trainable, frozen, x).block_until_ready(), runs, warmup)
+    if backend == "torch":
+        import torch
+
+        tensor = keras.ops.convert_to_tensor(x)  # on Keras' torch device
+
+        def step() -> Any:
+            with torch.no_grad():
+                return model(tensor, training=False)
+
+        return median_seconds(step, runs, warmup)
     import tensorflow as tf
 
     forward = tf.function(lambda inputs: model(inputs, training=False), jit_compile=False)
-    tensor = tf.constant(np.asarray(x, dtype=np.float32))
+    tensor = tf.constant(x)
     return median_seconds(lambda: forward(tensor).numpy(), runs, warmup)

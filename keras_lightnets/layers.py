@@ -20,6 +20,7 @@ from keras_lightnets.validation import check_bool, check_choice, check_int
 
 __all__ = [
     "ACTIVATIONS",
+    "AveragePooling2D",
     "ChannelShuffle",
     "ChannelSplit",
     "HardSigmoid",
@@ -170,6 +171,39 @@ class ChannelSplit(layers.Layer):
     def compute_output_shape(self, input_shape: tuple) -> list[tuple]:
         half = (*input_shape[:-1], input_shape[-1] // 2)
         return [half, half]
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class AveragePooling2D(layers.AveragePooling2D):
+    """``keras.layers.AveragePooling2D`` whose ``"same"`` padding means the same on every backend.
+
+    TensorFlow and JAX average ``"same"``-padded windows over the real pixels
+    only. Keras' PyTorch backend pads an odd total the other way round and
+    divides by the full window, so border outputs differ (about 1% of
+    ShuffleNetV1's logits). On PyTorch this layer pads as TensorFlow does
+    (``total // 2`` before, the rest after) and divides the window sums by the
+    count of real pixels; elsewhere it is Keras' layer unchanged (and exports
+    as one ``AVERAGE_POOL_2D``).
+
+    Example:
+        >>> import numpy as np
+        >>> x = np.arange(16, dtype="float32").reshape(1, 4, 4, 1)
+        >>> keras.ops.convert_to_numpy(AveragePooling2D(3, 2, padding="same")(x))[0, :, :, 0].tolist()
+        [[5.0, 6.5], [11.0, 12.5]]
+    """
+
+    def call(self, inputs: Any) -> Any:
+        if keras.backend.backend() != "torch" or self.padding != "same":
+            return super().call(inputs)
+        pads = [(0, 0)]
+        for axis in (1, 2):
+            size, window, stride = inputs.shape[axis], self.pool_size[axis - 1], self.strides[axis - 1]
+            total = max((-(-size // stride) - 1) * stride + window - size, 0)
+            pads.append((total // 2, total - total // 2))
+        pads.append((0, 0))
+        sums = ops.average_pool(ops.pad(inputs, pads), self.pool_size, self.strides, "valid")
+        counts = ops.average_pool(ops.pad(ops.ones_like(inputs[..., :1]), pads), self.pool_size, self.strides, "valid")
+        return sums / counts
 
 
 #: Activation names accepted by the block builders.

@@ -104,7 +104,7 @@ def compare(model: keras.Model, path: Any, x: Any) -> Comparison:
         0.99998
     """
     x = np.asarray(x, dtype=np.float32)
-    expected = np.asarray(model(x, training=False), dtype=np.float64)
+    expected = keras.ops.convert_to_numpy(model(x, training=False)).astype(np.float64)
     actual = run_tflite(path, x).astype(np.float64)
     diff = np.abs(actual - expected)
     flat_a, flat_e = actual.ravel(), expected.ravel()

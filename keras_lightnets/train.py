@@ -9,13 +9,14 @@ devices are present, and optional mixed precision with a float32 classifier.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
 import os
 import re
 import time
-from typing import Any, NamedTuple
+from typing import Any, Iterator, NamedTuple
 
 import keras
 
@@ -150,14 +151,70 @@ class _StopOnNonFinite(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def _strategy() -> Any:
-    import tensorflow as tf
+class _OneDevice:
+    """Training on Keras' default device (the scope of a single-device run)."""
 
-    gpus = tf.config.list_logical_devices("GPU")
-    devices = gpus or tf.config.list_logical_devices("CPU")
-    if len(devices) > 1:
-        return tf.distribute.MirroredStrategy([d.name for d in devices])
-    return tf.distribute.get_strategy()
+    num_replicas_in_sync = 1
+
+    def scope(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def _one_device() -> Iterator[None]:
+    """Leave a JAX data-parallel distribution for a while: whole batches, any size, on one device."""
+    distribution = keras.distribution.distribution()
+    keras.distribution.set_distribution(None)
+    try:
+        yield
+    finally:
+        keras.distribution.set_distribution(distribution)
+
+
+class _ValidateOnOneDevice(keras.callbacks.Callback):
+    """The validation split evaluated after each epoch outside the data-parallel distribution.
+
+    A JAX ``DataParallel`` run needs every batch divisible by the device count;
+    the validation split must be seen whole, so it is evaluated on one device
+    (the variables are replicated) and written to the logs as ``val_*``.
+    """
+
+    def __init__(self, val: Any) -> None:
+        super().__init__()
+        self.val = val
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        with _one_device():
+            results = self.model.evaluate(self.val, verbose=0, return_dict=True)
+        if logs is not None:
+            logs.update({f"val_{key}": value for key, value in results.items()})
+
+
+def _strategy() -> Any:
+    """How :func:`fit` spreads each batch over the devices, per backend.
+
+    TensorFlow: ``tf.distribute.MirroredStrategy`` over the GPUs (or logical
+    CPUs) when there are several. JAX: ``keras.distribution.DataParallel`` over
+    ``jax.devices()`` when there are several (its ``scope()`` is entered for the
+    whole run: variables are laid out and batches sharded under it). PyTorch:
+    one device (Keras' ``fit`` has no multi-device torch path).
+    """
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_logical_devices("GPU")
+        devices = gpus or tf.config.list_logical_devices("CPU")
+        if len(devices) > 1:
+            return tf.distribute.MirroredStrategy([d.name for d in devices])
+        return tf.distribute.get_strategy()
+    if backend == "jax":
+        devices = keras.distribution.list_devices()
+        if len(devices) > 1:
+            parallel = keras.distribution.DataParallel(devices=devices)
+            parallel.num_replicas_in_sync = len(devices)
+            return parallel
+    return _OneDevice()
 
 
 def _one_hot(dataset: Any, classes: int) -> Any:
@@ -292,6 +349,19 @@ def fit(
             data.write_splits(log_dir)
     train, val, test = (_one_hot(split, data.num_classes) for split in (data.train, data.val, data.test))
     steps_per_epoch = data.steps_per_epoch
+    strategy = _strategy()
+    sharded = isinstance(strategy, keras.distribution.DataParallel)
+    if sharded:  # JAX shards every training batch evenly over the devices
+        if batch_size % strategy.num_replicas_in_sync:
+            raise ValueError(
+                f"`batch_size` must be a multiple of the {strategy.num_replicas_in_sync} JAX devices "
+                f"for data-parallel training; received {batch_size}."
+            )
+        import tensorflow as tf
+
+        steps_per_epoch = data.counts["train"] // batch_size
+        train = train.unbatch().batch(batch_size, drop_remainder=True)
+        train = train.apply(tf.data.experimental.assert_cardinality(steps_per_epoch))
     if weights is None:
         phases = [_Phase("scratch", 0, epochs, learning_rate)]
     else:
@@ -301,28 +371,26 @@ def fit(
     progress = _read_progress(checkpoint) if checkpoint is not None and resume and os.path.exists(checkpoint) else None
 
     previous_policy = keras.mixed_precision.global_policy()
-    strategy = _strategy()
     history: dict[str, list[float]] = {}
     start_time = time.perf_counter()
     try:
         if mixed_precision is not None:
             keras.mixed_precision.set_global_policy(mixed_precision)
-        with strategy.scope():
+        with strategy.scope():  # the whole run: build, compile, fit and evaluate on the strategy's devices
             if progress is not None:
                 model = keras.saving.load_model(checkpoint, safe_mode=True)
             else:
                 model = _build(model_or_name, data, model_kwargs, strategy)
                 if weights is not None:
                     load_backbone(model, model_or_name, weights)
-        if isinstance(model, LightNet):
-            model.class_names = list(data.class_names)
-        done = progress["epochs_done"] if progress is not None else 0
-        for index, phase in enumerate(phases):
-            if phase.end <= max(phase.start, done):
-                continue
-            if progress is None or progress["phase"] != index:
-                _set_trainable(model, phase.kind, unfreeze_from)
-                with strategy.scope():
+            if isinstance(model, LightNet):
+                model.class_names = list(data.class_names)
+            done = progress["epochs_done"] if progress is not None else 0
+            for index, phase in enumerate(phases):
+                if phase.end <= max(phase.start, done):
+                    continue
+                if progress is None or progress["phase"] != index:
+                    _set_trainable(model, phase.kind, unfreeze_from)
                     model.compile(
                         optimizer=make_optimizer(
                             optimizer,
@@ -334,43 +402,46 @@ def fit(
                         loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
                         metrics=["accuracy"],
                     )
-            progress = None
-            watchdog = _StopOnNonFinite()
-            phase_callbacks: list[keras.callbacks.Callback] = [watchdog]
-            if checkpoint is not None:
-                phase_callbacks.append(_AtomicCheckpoint(checkpoint, index))
-            if early_stopping_patience is not None:  # model selection on the validation split only
-                phase_callbacks.append(
-                    keras.callbacks.EarlyStopping(
-                        monitor="val_accuracy", patience=early_stopping_patience, restore_best_weights=True
+                progress = None
+                watchdog = _StopOnNonFinite()
+                phase_callbacks: list[keras.callbacks.Callback] = [watchdog]
+                if checkpoint is not None:
+                    phase_callbacks.append(_AtomicCheckpoint(checkpoint, index))
+                if early_stopping_patience is not None:  # model selection on the validation split only
+                    phase_callbacks.append(
+                        keras.callbacks.EarlyStopping(
+                            monitor="val_accuracy", patience=early_stopping_patience, restore_best_weights=True
+                        )
                     )
+                if log_dir is not None:
+                    phase_callbacks.append(
+                        keras.callbacks.CSVLogger(os.path.join(log_dir, "log.csv"), append=max(phase.start, done) > 0)
+                    )
+                    phase_callbacks.append(
+                        keras.callbacks.TensorBoard(os.path.join(log_dir, "tensorboard"), write_graph=False)
+                    )
+                if sharded:  # validated whole on one device, before the callbacks that read val_accuracy
+                    phase_callbacks.insert(0, _ValidateOnOneDevice(val))
+                phase_callbacks.extend(callbacks or [])
+                fitted = model.fit(
+                    train,
+                    validation_data=None if sharded else val,
+                    epochs=phase.end,
+                    initial_epoch=max(phase.start, done),
+                    callbacks=phase_callbacks,
+                    verbose=verbose,
+                    shuffle=False,  # the training pipeline shuffles itself
                 )
-            if log_dir is not None:
-                phase_callbacks.append(
-                    keras.callbacks.CSVLogger(os.path.join(log_dir, "log.csv"), append=max(phase.start, done) > 0)
-                )
-                phase_callbacks.append(
-                    keras.callbacks.TensorBoard(os.path.join(log_dir, "tensorboard"), write_graph=False)
-                )
-            phase_callbacks.extend(callbacks or [])
-            fitted = model.fit(
-                train,
-                validation_data=val,
-                epochs=phase.end,
-                initial_epoch=max(phase.start, done),
-                callbacks=phase_callbacks,
-                verbose=verbose,
-                shuffle=False,  # the training pipeline shuffles itself
-            )
-            for key, values in fitted.history.items():
-                history.setdefault(key, []).extend(float(v) for v in values)
-            if watchdog.bad_epoch is not None:
-                where = f"; the last good checkpoint is {checkpoint!r}" if checkpoint else ""
-                raise NonFiniteLossError(
-                    f"The training loss became NaN or inf in epoch {watchdog.bad_epoch + 1}{where}. "
-                    "Lower `learning_rate` or check the data."
-                )
-        seconds = time.perf_counter() - start_time
+                for key, values in fitted.history.items():
+                    history.setdefault(key, []).extend(float(v) for v in values)
+                if watchdog.bad_epoch is not None:
+                    where = f"; the last good checkpoint is {checkpoint!r}" if checkpoint else ""
+                    raise NonFiniteLossError(
+                        f"The training loss became NaN or inf in epoch {watchdog.bad_epoch + 1}{where}. "
+                        "Lower `learning_rate` or check the data."
+                    )
+            seconds = time.perf_counter() - start_time
+        # Outside the strategy: whole splits, on one device under JAX's data parallelism too.
         val_accuracy = float(model.evaluate(val, verbose=0)[1])
         test_accuracy = float(model.evaluate(test, verbose=0)[1])  # the only look at the test split
     finally:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import keras
 import numpy as np
 
@@ -113,15 +115,17 @@ def np_channel_shuffle(x: np.ndarray, groups: int) -> np.ndarray:
 
 
 def tflite_op_counts(model: keras.Model) -> tuple[dict[str, int], list[int]]:
-    """Convert ``model`` with builtin ops only; return op counts and TRANSPOSE input ranks."""
+    """Convert ``model`` with builtin ops only (:func:`to_tflite`, any backend); op counts and TRANSPOSE input ranks."""
     import collections
+    import tempfile
 
-    import tensorflow as tf
     from ai_edge_litert.interpreter import Interpreter
 
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    interpreter = Interpreter(model_content=converter.convert())
+    from keras_lightnets.export import to_tflite
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = to_tflite(model, os.path.join(folder, "model.tflite")).path
+        interpreter = Interpreter(model_path=path)
     ops = interpreter._get_ops_details()
     tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
     ranks = [len(tensors[op["inputs"][0]]["shape"]) for op in ops if op["op_name"] == "TRANSPOSE"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+from keras.ops import convert_to_numpy as to_numpy
 import pytest
 
 from keras_lightnets.blocks import (
@@ -16,6 +17,7 @@ from keras_lightnets.blocks import (
 from keras_lightnets.layers import HardSigmoid
 from keras_lightnets.testing import realistic_weights
 from tests.helpers import (
+
     np_bn,
     np_conv,
     np_depthwise,
@@ -23,6 +25,8 @@ from tests.helpers import (
     np_relu6,
     np_squeeze_excite,
 )
+
+pytestmark = pytest.mark.backends  # runs on every Keras backend (README test command)
 
 
 def _model(shape, build):
@@ -33,7 +37,7 @@ def _model(shape, build):
 
 
 def _w(model, name):
-    return [w.numpy().astype(np.float64) for w in model.get_layer(name).weights]
+    return [to_numpy(w).astype(np.float64) for w in model.get_layer(name).weights]
 
 
 @pytest.mark.parametrize(
@@ -52,7 +56,7 @@ def test_squeeze_equals_numpy(rng):
     w2, b2 = _w(model, "se_expand")
     assert w1.shape == (1, 1, 24, 8)  # make_divisible(24 / 4, 8)
     expected = np_squeeze_excite(x[0].astype(np.float64), w1, b1, w2, b2)
-    np.testing.assert_allclose(model(x).numpy()[0], expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(to_numpy(model(x))[0], expected, rtol=1e-4, atol=1e-5)
 
 
 def test_squeeze_has_no_batch_norm_and_hard_sigmoid_gate():
@@ -81,7 +85,7 @@ def test_bottleneck_with_se_and_residual_equals_numpy(shape, rng):
     y = np_hard_swish(np_bn(np_depthwise(y, _w(model, "b_depthwise")[0]), *_w(model, "b_depthwise_bn")))
     y = np_squeeze_excite(y, *_w(model, "b_se_reduce"), *_w(model, "b_se_expand"))
     y = np_bn(np_conv(y, _w(model, "b_project")[0]), *_w(model, "b_project_bn")) + h
-    np.testing.assert_allclose(model(x).numpy()[0], y, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(to_numpy(model(x))[0], y, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("shape", [(9, 11, 8), (10, 12, 8)])
@@ -93,7 +97,7 @@ def test_strided_bottleneck_without_residual_equals_numpy(shape, rng):
     y = np_relu6(np_bn(np_depthwise(y, _w(model, "b_depthwise")[0], 2), *_w(model, "b_depthwise_bn")))
     y = np_bn(np_conv(y, _w(model, "b_project")[0]), *_w(model, "b_project_bn"))
     assert "b_add" not in [l.name for l in model.layers]
-    np.testing.assert_allclose(model(x).numpy()[0], y, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(to_numpy(model(x))[0], y, rtol=1e-4, atol=1e-4)
 
 
 def test_bottleneck_skips_expansion_when_expanded_equals_input():
@@ -109,7 +113,7 @@ def test_depthwise_separable_equals_numpy(rng):
     y = np_relu6(np_bn(np_depthwise(h, _w(model, "d_depthwise")[0], 2), *_w(model, "d_depthwise_bn")))
     y = np_relu6(np_bn(np_conv(y, _w(model, "d_pointwise")[0]), *_w(model, "d_pointwise_bn")))
     assert isinstance(model.get_layer("d_depthwise"), keras.layers.DepthwiseConv2D)
-    np.testing.assert_allclose(model(x).numpy()[0], y, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(to_numpy(model(x))[0], y, rtol=1e-4, atol=1e-4)
 
 
 def test_grouped_conv_block_equals_numpy(rng):
@@ -118,7 +122,7 @@ def test_grouped_conv_block_equals_numpy(rng):
     assert kernel.shape == (3, 3, 3, 8)
     x = rng.normal(size=(1, 6, 6, 12)).astype("float32")
     y = np.maximum(np_bn(np_conv(x[0].astype(np.float64), kernel, groups=4), *_w(model, "g_bn")), 0)
-    np.testing.assert_allclose(model(x).numpy()[0], y, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(to_numpy(model(x))[0], y, rtol=1e-4, atol=1e-4)
 
 
 def test_conv_block_without_batch_norm_has_bias():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+from keras.ops import convert_to_numpy as to_numpy
 import pytest
 
 from keras_lightnets import (
@@ -18,6 +19,9 @@ from keras_lightnets import (
 )
 from keras_lightnets.testing import realistic_weights
 from tests.helpers import MODEL_FUNCTIONS, tflite_op_counts
+
+pytestmark = pytest.mark.backends  # runs on every Keras backend (README test command)
+
 
 # (builder, kwargs, [(reduction, channels)] at reductions 2, 4, 8, 16, 32), from the
 # papers' tables (block outputs; the last map at 32 is the last conv before pooling).
@@ -57,7 +61,7 @@ def test_feature_maps_equal_classifier_intermediates(build, kwargs, expected, rn
     reference = keras.Model(classifier.inputs, [classifier.get_layer(n).output for n in names])
     x = rng.uniform(-1, 1, (2, 96, 96, 3)).astype("float32")
     for got, want in zip(features(x), reference(x)):
-        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=0, atol=1e-6)
+        np.testing.assert_allclose(to_numpy(got), to_numpy(want), rtol=0, atol=1e-6)
 
 
 @pytest.mark.parametrize("build", MODEL_FUNCTIONS, ids=lambda f: f.__name__)
@@ -76,7 +80,7 @@ def test_output_stride_keeps_weights_and_resolution(build, output_stride, rng):
     assert rates == ({(1, 1), (2, 2)} if output_stride == 16 else {(1, 1), (2, 2), (4, 4)})
     assert all(l.strides == (1, 1) for l in dilated.layers if l.name.endswith("_depthwise") and l.dilation_rate != (1, 1))
     x = rng.uniform(0, 255, (1, 128, 128, 3)).astype("float32")
-    assert np.isfinite(dilated(x).numpy()).all()
+    assert np.isfinite(to_numpy(dilated(x))).all()
 
 
 def test_shufflenet_output_stride_keeps_the_downsampling_units():

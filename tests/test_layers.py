@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+from keras.ops import convert_to_numpy as to_numpy
 import pytest
 
 from keras_lightnets.layers import HardSigmoid, HardSwish, activation_layer
 from tests.helpers import np_hard_sigmoid, np_hard_swish
 
+pytestmark = pytest.mark.backends  # runs on every Keras backend (README test command)
+
+
 
 @pytest.mark.parametrize("layer_cls, reference", [(HardSigmoid, np_hard_sigmoid), (HardSwish, np_hard_swish)])
 def test_hard_activations_equal_formula(layer_cls, reference):
     x = np.linspace(-8, 8, 1601).astype("float32")
-    np.testing.assert_allclose(layer_cls()(x).numpy(), reference(x.astype(np.float64)), atol=1e-6)
+    np.testing.assert_allclose(to_numpy(layer_cls()(x)), reference(x.astype(np.float64)), atol=1e-6)
 
 
 def test_decomposed_hard_swish_is_the_same_function():
     x = np.linspace(-8, 8, 1601).astype("float32")
     layer = HardSwish(decomposed=True)
-    np.testing.assert_allclose(layer(x).numpy(), np_hard_swish(x.astype(np.float64)), atol=1e-6)
+    np.testing.assert_allclose(to_numpy(layer(x)), np_hard_swish(x.astype(np.float64)), atol=1e-6)
     restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer), safe_mode=True)
     assert restored.decomposed is True
     with pytest.raises(TypeError, match="`decomposed`"):
@@ -28,7 +32,7 @@ def test_decomposed_hard_swish_is_the_same_function():
 
 def test_hard_sigmoid_is_not_keras2_style_slope():
     # Keras 2's hard_sigmoid was 0.2x + 0.5; the paper's is relu6(x + 3) / 6.
-    assert HardSigmoid()(np.array([1.0], "float32")).numpy()[0] == pytest.approx(4 / 6)
+    assert to_numpy(HardSigmoid()(np.array([1.0], "float32")))[0] == pytest.approx(4 / 6)
 
 
 @pytest.mark.parametrize("layer_cls", [HardSigmoid, HardSwish])

@@ -6,12 +6,16 @@ import pathlib
 
 import keras
 import numpy as np
+from keras.ops import convert_to_numpy as to_numpy
 import pytest
 
 import keras_lightnets
 from keras_lightnets import MobileNetV1, MobileNetV3Small, ShuffleNetV1, ShuffleNetV2
 from keras_lightnets.testing import realistic_weights
 from tests.helpers import SMALL_FAMILIES, SMALL_FAMILY_IDS
+
+pytestmark = pytest.mark.backends  # runs on every Keras backend (README test command)
+
 
 FAMILIES = SMALL_FAMILIES + [
     (MobileNetV3Small, dict(minimalistic=True)),
@@ -35,7 +39,7 @@ def test_keras_file_round_trip_safe_mode(build, kwargs, tmp_path, rng):
     restored = keras.saving.load_model(path, safe_mode=True)
     x = _x(rng)
     for ours, theirs in zip(keras.tree.flatten(restored(x)), keras.tree.flatten(model(x))):
-        np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))
+        np.testing.assert_array_equal(to_numpy(ours), to_numpy(theirs))
     assert [l.name for l in restored.layers] == [l.name for l in model.layers]
     assert type(restored) is type(model) and restored.feature_info == model.feature_info
 
@@ -51,7 +55,7 @@ def test_weights_argument_loads_a_file(suffix, tmp_path, rng):
         source.save_weights(path)
     loaded = MobileNetV3Small(input_shape=(64, 64, 3), classes=5, weights=str(path))
     x = _x(rng)
-    np.testing.assert_array_equal(loaded(x).numpy(), source(x).numpy())
+    np.testing.assert_array_equal(to_numpy(loaded(x)), to_numpy(source(x)))
 
 
 def test_weights_argument_accepts_pathlib(tmp_path):
