@@ -167,3 +167,36 @@ def test_log_dir_gets_csv_and_tensorboard(small_data, tmp_path):
 def test_bad_training_arguments(args, kwargs, error, pattern):
     with pytest.raises(error, match=pattern):
         fit(*args, **kwargs)
+
+
+def test_jax_data_parallel_step_equals_one_device_and_fit_runs():
+    """JAX on 2 host devices: one SGD step under DataParallel gives the single-device loss; fit trains."""
+    script = textwrap.dedent(
+        """
+        import keras, numpy as np
+        from keras_lightnets import create_model, train
+        from keras_lightnets.data import digits
+        strategy = train._strategy()
+        x = np.random.default_rng(0).uniform(0, 255, (8, 32, 32, 3)).astype("float32")
+        y = keras.utils.to_categorical(np.arange(8) % 10, 10)
+        def loss_after_step(scope):
+            with scope:
+                keras.utils.set_random_seed(0)
+                model = create_model("mobilenet_v1_025", input_shape=(32, 32, 3), classes=10, include_preprocessing=True)
+                model.compile(optimizer=keras.optimizers.SGD(0.1), loss="categorical_crossentropy")
+                model.train_on_batch(x, y)
+                return float(model.evaluate(x, y, verbose=0))
+        parallel, single = loss_after_step(strategy.scope()), loss_after_step(train._OneDevice().scope())
+        result = train.fit("mobilenet_v1_025", digits(batch_size=64), epochs=1, verbose=0)
+        print("RESULT", type(strategy).__name__, strategy.num_replicas_in_sync, parallel, single,
+              len(result.history["val_accuracy"]), result.test_accuracy)
+        """
+    )
+    env = {**os.environ, "KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=900, env=env)
+    line = [l for l in done.stdout.splitlines() if l.startswith("RESULT")]
+    assert line, done.stderr[-3000:]
+    _, kind, replicas, parallel, single, val_epochs, test_accuracy = line[0].split()
+    assert kind == "DataParallel" and int(replicas) == 2
+    assert abs(float(parallel) - float(single)) <= 1e-5 * abs(float(single))
+    assert int(val_epochs) == 1 and 0.0 <= float(test_accuracy) <= 1.0

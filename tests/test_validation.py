@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import keras
 import pytest
 
@@ -102,3 +106,14 @@ def test_input_shape_must_match_input_tensor():
 def test_input_tensor_must_be_4d():
     with pytest.raises(ValueError, match="input_tensor"):
         MobileNetV2(input_tensor=keras.Input((64, 3)))
+
+
+@pytest.mark.parametrize("backend", ["numpy"])
+def test_unsupported_keras_backend_is_refused_at_import(backend):
+    done = subprocess.run(
+        [sys.executable, "-c", "import keras_lightnets"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "KERAS_BACKEND": backend},
+    )
+    assert done.returncode != 0
+    assert "ImportError" in done.stderr and f"KERAS_BACKEND is '{backend}'" in done.stderr
+    assert "tensorflow, jax, torch" in done.stderr
