@@ -17,12 +17,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 from typing import Any, Sequence
 
-from benchmarks.streaming import _cpu_model, cpu_flags
+from benchmarks.streaming import machine
 from keras_lightnets.files import atomic_target
 from keras_lightnets.validation import argparse_int
 
@@ -71,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--output", default=os.path.join("benchmarks", "results"))
     args = parser.parse_args(argv)
     results: dict[str, Any] = {
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "cpu": _cpu_model(), "flags": cpu_flags()},
+        "machine": machine(),
         "settings": vars(args),
         "backends": {},
     }

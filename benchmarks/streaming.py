@@ -95,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--output", default=os.path.join("benchmarks", "results"))
     args = parser.parse_args(argv)
     results: dict[str, Any] = {
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "cpu": _cpu_model(), "flags": cpu_flags()},
+        "machine": machine(),
         "settings": vars(args),
         "runs": {},
     }
@@ -132,6 +132,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         file.write("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
+
+
+def machine() -> dict[str, Any]:
+    """This machine for a results file: CPU model, core count, platform and vector flags."""
+    return {"cpus": os.cpu_count(), "platform": platform.platform(), "cpu": _cpu_model(), "flags": cpu_flags()}
 
 
 def cpu_flags() -> list[str]:

@@ -212,7 +212,7 @@ def _bench(model: Any, args: argparse.Namespace) -> None:
         export.to_tflite(model, path)
         tflite_ms = tflite_latency(path, runs=args.runs, num_threads=args.threads) * 1e3
     print(f"model:           {args.name} at {args.input_size}x{args.input_size}, batch 1")
-    print(f"Keras (tf.function): {keras_ms:8.2f} ms  (median of {args.runs})")
+    print(f"Keras ({keras.backend.backend():10s}): {keras_ms:8.2f} ms  (median of {args.runs})")
     print(f"TFLite float32:      {tflite_ms:8.2f} ms  (median of {args.runs}, {args.threads} threads)")
 
 

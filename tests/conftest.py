@@ -78,3 +78,19 @@ def source_0_4(tmp_path_factory):
     with h5py.File(paths[".h5"], "w") as file:
         legacy_h5_format.save_weights_to_hdf5_group(file, result.model)
     return result, paths
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave ``other_backends`` tests out of TensorFlow sessions (deselected, not skipped).
+
+    They repeat, on JAX and PyTorch, what the TensorFlow session's own tests and
+    CI's main-job command already run on TensorFlow.
+    """
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return
+    kept = [item for item in items if item.get_closest_marker("other_backends") is None]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+        items[:] = kept

@@ -101,3 +101,18 @@ def test_streaming_benchmark_smoke_run(tmp_path):
     assert set(figures["runs"]) == {"12", "24"} and all(r["peak_rss_mb"] > 100 for r in figures["runs"].values())
     assert math.isfinite(figures["memory_ratio"]) and figures["throughput"]["pipeline_images_per_s"] > 0
     assert "peak RSS" in (output / "streaming.md").read_text()
+
+
+def test_backends_benchmark_smoke_run(tmp_path):
+    """The per-backend benchmark measures all three backends in child processes and writes ratios to TensorFlow."""
+    from benchmarks.backends import main as backends
+
+    output = tmp_path / "results"
+    argv = ["--model", "mobilenet_v1_025", "--size", "32", "--batch", "4", "--runs", "3", "--output", str(output)]
+    assert backends(argv) == 0
+    figures = json.loads((output / "backends.json").read_text())
+    assert set(figures["backends"]) == {"tensorflow", "jax", "torch"}
+    assert figures["backends"]["tensorflow"]["inference_ratio"] == 1.0 == figures["backends"]["tensorflow"]["train_ratio"]
+    for timings in figures["backends"].values():
+        assert all(math.isfinite(v) and v > 0 for v in timings.values())
+    assert "| jax |" in (output / "backends.md").read_text() and figures["machine"]["cpu"]

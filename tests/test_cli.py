@@ -99,7 +99,7 @@ def test_bad_choices_exit_2(argv, capsys):
 def test_bench_prints_latencies(capsys):
     assert main(["bench", "mobilenet_v3_small", "--input-size", "64", "--runs", "3"]) == 0
     out = capsys.readouterr().out
-    assert "Keras (tf.function)" in out and "TFLite float32" in out
+    assert "Keras (tensorflow)" in out and "TFLite float32" in out
 
 
 def test_summary_plot(tmp_path, capsys, monkeypatch):

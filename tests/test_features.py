@@ -20,8 +20,6 @@ from keras_lightnets import (
 from keras_lightnets.testing import realistic_weights
 from tests.helpers import MODEL_FUNCTIONS, tflite_op_counts
 
-pytestmark = pytest.mark.backends  # runs on every Keras backend (README test command)
-
 
 # (builder, kwargs, [(reduction, channels)] at reductions 2, 4, 8, 16, 32), from the
 # papers' tables (block outputs; the last map at 32 is the last conv before pooling).

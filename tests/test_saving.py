@@ -14,8 +14,6 @@ from keras_lightnets import MobileNetV1, MobileNetV3Small, ShuffleNetV1, Shuffle
 from keras_lightnets.testing import realistic_weights
 from tests.helpers import SMALL_FAMILIES, SMALL_FAMILY_IDS
 
-pytestmark = pytest.mark.backends  # runs on every Keras backend (README test command)
-
 
 FAMILIES = SMALL_FAMILIES + [
     (MobileNetV3Small, dict(minimalistic=True)),
