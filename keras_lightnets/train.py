@@ -3,8 +3,9 @@
 AdamW (or SGD with Nesterov momentum) on a cosine schedule with linear warm-up,
 decoupled weight decay that skips BatchNorm and biases, label smoothing, an
 atomic ``.keras`` checkpoint every epoch that a later call resumes from, CSV
-and TensorBoard logs, early stopping, ``MirroredStrategy`` when several
-devices are present, and optional mixed precision with a float32 classifier.
+and TensorBoard logs, early stopping, data parallelism when several devices
+are present (``MirroredStrategy`` on TensorFlow, ``DataParallel`` on JAX), and
+optional mixed precision with a float32 classifier, on every Keras backend.
 """
 
 from __future__ import annotations
@@ -259,6 +260,12 @@ def fit(
     ``fine_tune_learning_rate`` (default ``learning_rate / 10``) and every
     BatchNorm still frozen. Early stopping and best-epoch restoring watch the
     validation split; the test split is evaluated once, at the end.
+
+    Runs on the TensorFlow, JAX and PyTorch backends (the data stays in
+    ``tf.data``; Keras hands each batch to the backend). Several devices:
+    ``MirroredStrategy`` on TensorFlow, ``keras.distribution.DataParallel`` on
+    JAX (``batch_size`` a multiple of the device count, validation and test
+    evaluated whole on one device), one device on PyTorch.
 
     Args:
         model_or_name: a Keras model taking the data's images in [0, 255], or a
