@@ -2,12 +2,12 @@
 
 This module is marked ``backends``: the README's test command runs the whole
 suite on TensorFlow, then ``-m backends`` with ``KERAS_BACKEND=jax`` and
-``KERAS_BACKEND=torch``. Tests also marked ``other_backends`` (the main job,
-resume, mixed precision) are left out of the TensorFlow session, whose own
-tests (``test_cli``, ``test_train`` and CI's main-job command) already run them there. Each session compares itself with another backend run
-in a child process (``tests/backend_child.py``): TensorFlow for the JAX and
-torch sessions, torch for the TensorFlow session. Every comparison crosses a
-``.keras`` file (saved here, loaded there with ``safe_mode=True``, and back).
+``KERAS_BACKEND=torch``. Its tests are also marked ``other_backends``, which
+the TensorFlow session leaves out (its own tests and CI's main-job command run
+the same on TensorFlow). The JAX and torch sessions compare themselves with
+TensorFlow run in a child process (``tests/backend_child.py``); every
+comparison crosses a ``.keras`` file (saved here, loaded there with
+``safe_mode=True``, and back).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from keras_lightnets.train import fit
 pytestmark = pytest.mark.backends
 
 BACKEND = keras.backend.backend()
-REFERENCE = "torch" if BACKEND == "tensorflow" else "tensorflow"
+REFERENCE = "tensorflow"
 ROOT = pathlib.Path(__file__).parent.parent
 
 # Every family and width class at 224, one per family at an odd size; a multi-scale backbone too.
@@ -83,6 +83,7 @@ def crossed(tmp_path_factory):
     return folder, ours
 
 
+@pytest.mark.other_backends
 @pytest.mark.parametrize("index", range(len(CASES)), ids=CASE_IDS)
 def test_outputs_equal_the_reference_backend_across_keras_files(index, crossed):
     folder, ours = crossed
