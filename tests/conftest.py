@@ -81,16 +81,23 @@ def source_0_4(tmp_path_factory):
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Leave ``other_backends`` tests out of TensorFlow sessions (deselected, not skipped).
+    """Deselect (not skip) what a session's backend need not repeat.
 
-    They repeat, on JAX and PyTorch, what the TensorFlow session's own tests and
-    CI's main-job command already run on TensorFlow.
+    TensorFlow sessions leave out ``other_backends`` tests: they repeat on JAX and
+    PyTorch what the TensorFlow session's own tests and CI's main-job command run.
+    JAX sessions leave out ``slow_on_jax`` tests (the 12-epoch main job: ~6 min on
+    CPU, where XLA's depthwise convolution is ~9x slower than TensorFlow's) unless
+    ``KERAS_LIGHTNETS_ALL_JAX_TESTS=1``: CI's time limit, not a missing feature.
     """
     import keras
 
-    if keras.backend.backend() != "tensorflow":
+    backend = keras.backend.backend()
+    leave_out = {"tensorflow": "other_backends", "jax": "slow_on_jax"}.get(backend)
+    if backend == "jax" and os.environ.get("KERAS_LIGHTNETS_ALL_JAX_TESTS") == "1":
+        leave_out = None
+    if leave_out is None:
         return
-    kept = [item for item in items if item.get_closest_marker("other_backends") is None]
+    kept = [item for item in items if item.get_closest_marker(leave_out) is None]
     if len(kept) != len(items):
         config.hook.pytest_deselected(items=[item for item in items if item not in kept])
         items[:] = kept

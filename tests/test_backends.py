@@ -102,6 +102,7 @@ def test_outputs_equal_the_reference_backend_across_keras_files(index, crossed):
 
 
 @pytest.mark.other_backends
+@pytest.mark.slow_on_jax
 def test_main_job_reaches_90_percent_and_exports_the_same_files(tmp_path, capsys):
     """The README's main job (MobileNetV3-Small, 12 digits epochs, int8 export) on this backend."""
     out, checkpoint = tmp_path / "v3_int8.tflite", tmp_path / "run.keras"
