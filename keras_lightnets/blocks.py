@@ -22,6 +22,15 @@ builder                layers (for ``name="block_3"``)
                        ``u_proj_pointwise[...]``, ``u_pointwise1[...]``,
                        ``u_depthwise[_bn]``, ``u_pointwise2[...]``,
                        ``u_concat``, ``u_shuffle``
+``universal_inverted_  ``b_start[_bn]``, ``b_expand[...]``,
+bottleneck``           ``b_middle[...]``, ``b_project[_bn]``, ``b_scale``,
+                       ``b_add``
+``fused_inverted_      ``b_expand[...]``, ``b_project[_bn]``, ``b_add``
+bottleneck``
+``mobile_mqa``         ``b_norm``, ``b_query``, ``b_key_down[_bn]``,
+                       ``b_key``, ``b_value_down[_bn]``, ``b_value``,
+                       ``b_attention``, ``b_output``, ``b_scale``,
+                       ``b_add``
 =====================  =================================================
 
 Every builder takes ``padding``:
@@ -54,6 +63,8 @@ from keras_lightnets.layers import (
     ChannelShuffle,
     ChannelSplit,
     HardSigmoid,
+    LayerScale,
+    MultiQueryAttention,
     activation_layer,
 )
 from keras_lightnets.validation import (
@@ -68,11 +79,14 @@ __all__ = [
     "bottleneck",
     "conv_block",
     "depthwise_separable",
+    "fused_inverted_bottleneck",
     "make_divisible",
+    "mobile_mqa",
     "pool_block",
     "shuffle_unit",
     "shuffle_v2_unit",
     "squeeze",
+    "universal_inverted_bottleneck",
 ]
 
 _ACTIVATION_CHOICES = (None, *ACTIVATIONS)
@@ -584,3 +598,202 @@ def shuffle_v2_unit(
     right = conv_block(right, branch, 1, activation="relu", name=f"{name}_pointwise2", **norm)
     y = layers.Concatenate(name=f"{name}_concat")([left, right])
     return ChannelShuffle(2, name=f"{name}_shuffle")(y)
+
+
+def _residual(x: Any, shortcut: Any, layer_scale: float | None, name: str) -> Any:
+    """Optional :class:`LayerScale` (``name_scale``), then add ``shortcut`` when the shapes allow (``name_add``)."""
+    if layer_scale is not None:
+        x = LayerScale(check_float("layer_scale", layer_scale), name=f"{name}_scale")(x)
+    if tuple(shortcut.shape[1:]) == tuple(x.shape[1:]):
+        x = layers.Add(name=f"{name}_add")([shortcut, x])
+    return x
+
+
+def universal_inverted_bottleneck(
+    x: Any,
+    filters: int,
+    expansion: float,
+    start_kernel: int = 0,
+    middle_kernel: int = 3,
+    strides: int = 1,
+    *,
+    activation: str = "relu",
+    layer_scale: float | None = None,
+    dilation_rate: int = 1,
+    bn_momentum: float = 0.9,
+    bn_epsilon: float = 1e-5,
+    padding: str = "same",
+    name: str,
+) -> Any:
+    """Universal inverted bottleneck (UIB) of MobileNetV4 (Qin et al. 2024, arXiv 2404.10518, Fig. 4).
+
+    Optional start ``start_kernel`` depthwise -> BN (no activation); 1x1
+    expansion to ``make_divisible(in_channels * expansion, 8)`` -> BN -> act;
+    optional middle ``middle_kernel`` depthwise -> BN -> act; linear 1x1
+    projection -> BN; optional :class:`~keras_lightnets.layers.LayerScale`;
+    residual add when the output has the input's shape. The stride sits on
+    the middle depthwise, or on the start one when there is no middle one.
+    The paper's four instances: ExtraDW (both kernels), IB (middle only,
+    MobileNetV2's block), ConvNext-like (start only) and FFN (neither). Convs
+    have no bias (timm's ``UniversalInvertedResidual``).
+
+    Args:
+        x: a 4-D channels-last tensor.
+        filters: output channels (>= 1).
+        expansion: expansion ratio (> 0) of the 1x1 expansion conv.
+        start_kernel: kernel (>= 0) of the start depthwise conv; 0: none.
+        middle_kernel: kernel (>= 0) of the middle depthwise conv; 0: none.
+        strides: 1 or 2; 2 needs a start or middle depthwise conv.
+        activation: activation after the expansion and middle depthwise
+            (see :func:`conv_block`; MobileNetV4: ``"relu"``, Hybrid-L ``"gelu"``).
+        layer_scale: initial value of a per-channel layer scale before the
+            residual (MobileNetV4 hybrids: 1e-5), or None for none.
+        dilation_rate: dilation (>= 1) of the depthwise convs (stride 1 only).
+        bn_momentum, bn_epsilon, padding: as in :func:`conv_block` (defaults:
+            PyTorch's BatchNorm).
+        name: prefix (``name_start``, ``name_expand``, ``name_middle``,
+            ``name_project``, ``name_scale``, ``name_add``).
+
+    Example:
+        >>> import keras
+        >>> inputs = keras.Input((28, 28, 64))
+        >>> universal_inverted_bottleneck(inputs, 96, 3.0, 5, 5, 2, name="b").shape
+        (None, 14, 14, 96)
+    """
+    expansion = check_float("expansion", expansion, low=0.0, low_inclusive=False)
+    start_kernel = check_int("start_kernel", start_kernel, low=0)
+    middle_kernel = check_int("middle_kernel", middle_kernel, low=0)
+    strides = check_choice("strides", strides, (1, 2))
+    if strides > 1 and not (start_kernel or middle_kernel):
+        raise ValueError(
+            "A strided universal_inverted_bottleneck needs a depthwise conv to carry the stride; "
+            f"received start_kernel=0, middle_kernel=0, strides={strides}."
+        )
+    norm = dict(bn_momentum=bn_momentum, bn_epsilon=bn_epsilon, padding=padding)
+    shortcut = x
+    if start_kernel:
+        x = conv_block(
+            x, None, start_kernel, 1 if middle_kernel else strides, depthwise=True,
+            dilation_rate=dilation_rate, name=f"{name}_start", **norm,
+        )
+    x = conv_block(x, make_divisible(_channels(x) * expansion), 1, activation=activation, name=f"{name}_expand", **norm)
+    if middle_kernel:
+        x = conv_block(
+            x, None, middle_kernel, strides, depthwise=True, dilation_rate=dilation_rate,
+            activation=activation, name=f"{name}_middle", **norm,
+        )
+    x = conv_block(x, filters, 1, name=f"{name}_project", **norm)
+    return _residual(x, shortcut, layer_scale, name)
+
+
+def fused_inverted_bottleneck(
+    x: Any,
+    filters: int,
+    expansion: float,
+    kernel_size: int = 3,
+    strides: int = 1,
+    *,
+    activation: str = "relu",
+    bn_momentum: float = 0.9,
+    bn_epsilon: float = 1e-5,
+    padding: str = "same",
+    name: str,
+) -> Any:
+    """Fused inverted bottleneck (FusedIB; EfficientNetV2's Fused-MBConv) as in MobileNetV4.
+
+    ``kernel_size`` full convolution (carrying the stride) to
+    ``make_divisible(in_channels * expansion, 8)`` -> BN -> act; linear 1x1
+    projection -> BN; residual add when the output has the input's shape.
+    Convs have no bias (timm's ``EdgeResidual``).
+
+    Args:
+        x: a 4-D channels-last tensor.
+        filters: output channels (>= 1).
+        expansion: expansion ratio (> 0).
+        kernel_size: kernel (>= 1) of the expansion conv.
+        strides: 1 or 2.
+        activation: activation after the expansion (see :func:`conv_block`).
+        bn_momentum, bn_epsilon, padding: as in :func:`conv_block`.
+        name: prefix (``name_expand``, ``name_project``, ``name_add``).
+
+    Example:
+        >>> import keras
+        >>> inputs = keras.Input((112, 112, 32))
+        >>> fused_inverted_bottleneck(inputs, 48, 4.0, 3, 2, name="b").shape
+        (None, 56, 56, 48)
+    """
+    expansion = check_float("expansion", expansion, low=0.0, low_inclusive=False)
+    strides = check_choice("strides", strides, (1, 2))
+    norm = dict(bn_momentum=bn_momentum, bn_epsilon=bn_epsilon, padding=padding)
+    shortcut = x
+    x = conv_block(
+        x, make_divisible(_channels(x) * expansion), kernel_size, strides, activation=activation,
+        name=f"{name}_expand", **norm,
+    )
+    x = conv_block(x, filters, 1, name=f"{name}_project", **norm)
+    return _residual(x, shortcut, None, name)
+
+
+def mobile_mqa(
+    x: Any,
+    filters: int,
+    num_heads: int,
+    key_dim: int,
+    kv_strides: int = 1,
+    kv_kernel_size: int = 3,
+    *,
+    layer_scale: float | None = 1e-5,
+    bn_momentum: float = 0.9,
+    bn_epsilon: float = 1e-5,
+    padding: str = "same",
+    name: str,
+) -> Any:
+    """Mobile multi-query attention block of the MobileNetV4 hybrids (arXiv 2404.10518, Sec. 4).
+
+    BN (no activation) -> multi-query attention -> optional layer scale ->
+    residual add (when the output has the input's shape). Queries: 1x1 conv to
+    ``num_heads * key_dim``; key and value: one shared head each, a 1x1 conv to
+    ``key_dim``, each after its own ``kv_kernel_size`` depthwise conv with
+    stride ``kv_strides`` -> BN when ``kv_strides`` is 2 (the spatial
+    reduction of the paper's Mobile MQA); attention
+    (:class:`~keras_lightnets.layers.MultiQueryAttention`); 1x1 output conv
+    to ``filters``. No convolution has a bias (timm's ``MobileAttention`` with
+    ``MultiQueryAttention2d``; value dim = key dim).
+
+    Args:
+        x: a 4-D channels-last tensor.
+        filters: output channels (>= 1).
+        num_heads: query heads (>= 1).
+        key_dim: channels (>= 1) per head of queries, key and value.
+        kv_strides: 1 or 2: down-sampling of key and value.
+        kv_kernel_size: kernel (>= 1) of the key/value down-sampling convs.
+        layer_scale: initial layer-scale value, or None for none.
+        bn_momentum, bn_epsilon, padding: as in :func:`conv_block`.
+        name: prefix (``name_norm``, ``name_query``, ``name_key_down[_bn]``,
+            ``name_key``, ``name_value_down[_bn]``, ``name_value``,
+            ``name_attention``, ``name_output``, ``name_scale``, ``name_add``).
+
+    Example:
+        >>> import keras
+        >>> inputs = keras.Input((14, 14, 160))
+        >>> mobile_mqa(inputs, 160, 4, 64, kv_strides=2, name="b").shape
+        (None, 14, 14, 160)
+    """
+    num_heads = check_int("num_heads", num_heads, low=1)
+    key_dim = check_int("key_dim", key_dim, low=1)
+    kv_strides = check_choice("kv_strides", kv_strides, (1, 2))
+    norm = dict(bn_momentum=bn_momentum, bn_epsilon=bn_epsilon)
+    shortcut = x
+    x = layers.BatchNormalization(momentum=bn_momentum, epsilon=bn_epsilon, name=f"{name}_norm")(x)
+    query = conv_block(x, num_heads * key_dim, 1, batch_norm=False, use_bias=False, name=f"{name}_query")
+    heads = []
+    for part in ("key", "value"):
+        y = x
+        if kv_strides > 1:
+            y = conv_block(
+                y, None, kv_kernel_size, kv_strides, depthwise=True, padding=padding, name=f"{name}_{part}_down", **norm
+            )
+        heads.append(conv_block(y, key_dim, 1, batch_norm=False, use_bias=False, name=f"{name}_{part}"))
+    x = MultiQueryAttention(num_heads, name=f"{name}_attention")([query, *heads])
+    x = conv_block(x, filters, 1, batch_norm=False, use_bias=False, name=f"{name}_output")
+    return _residual(x, shortcut, layer_scale, name)

@@ -16,7 +16,7 @@ from typing import Any
 import keras
 from keras import layers, ops
 
-from keras_lightnets.validation import check_bool, check_choice, check_int
+from keras_lightnets.validation import check_bool, check_choice, check_float, check_int
 
 __all__ = [
     "ACTIVATIONS",
@@ -25,6 +25,8 @@ __all__ = [
     "ChannelSplit",
     "HardSigmoid",
     "HardSwish",
+    "LayerScale",
+    "MultiQueryAttention",
     "activation_layer",
 ]
 
@@ -206,8 +208,92 @@ class AveragePooling2D(layers.AveragePooling2D):
         return sums / counts
 
 
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class LayerScale(layers.Layer):
+    """Per-channel learned scale ``x * gamma`` (Touvron et al. 2021; MobileNetV4 hybrids).
+
+    ``gamma`` has one entry per channel (the last axis), initialized to
+    ``init_value``; it exports to TFLite as one ``MUL`` by a constant.
+
+    Args:
+        init_value: the initial value of every ``gamma`` entry (finite float).
+        **kwargs: ``keras.layers.Layer`` arguments (``name``, ``dtype``).
+
+    Example:
+        >>> import numpy as np
+        >>> LayerScale(0.5)(np.ones((1, 2, 2, 3), "float32")).numpy()[0, 0, 0].tolist()
+        [0.5, 0.5, 0.5]
+    """
+
+    def __init__(self, init_value: float = 1e-5, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.init_value = check_float("init_value", init_value)
+
+    def build(self, input_shape: tuple) -> None:
+        self.gamma = self.add_weight(
+            name="gamma", shape=(input_shape[-1],), initializer=keras.initializers.Constant(self.init_value)
+        )
+
+    def call(self, inputs: Any) -> Any:
+        return inputs * ops.cast(self.gamma, inputs.dtype)
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "init_value": self.init_value}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class MultiQueryAttention(layers.Layer):
+    """Multi-query attention over the pixels of projected feature maps (MobileNetV4's MQA core).
+
+    Called on ``[query, key, value]``: ``query`` is ``(B, H, W, heads * key_dim)``
+    (head-major channels, as timm's ``MultiQueryAttention2d``), ``key`` and
+    ``value`` are the one shared head, ``(B, h, w, key_dim)`` and
+    ``(B, h, w, value_dim)`` (``h x w`` may be down-sampled). Every query
+    pixel and head attends to all ``h * w`` key pixels with
+    ``softmax(q k^T / sqrt(key_dim))``; the output is ``(B, H, W, heads * value_dim)``,
+    head-major. The projections around it are ordinary 1x1 convolutions (see
+    :func:`keras_lightnets.blocks.mobile_mqa`). Written with 3-D reshapes and
+    batch matmuls only, so TFLite runs it with builtin ops.
+
+    Args:
+        num_heads: query heads (>= 1).
+        **kwargs: ``keras.layers.Layer`` arguments (``name``, ``dtype``).
+
+    Example:
+        >>> import numpy as np
+        >>> q = np.ones((1, 4, 4, 2 * 8), "float32"); kv = np.ones((1, 2, 2, 8), "float32")
+        >>> MultiQueryAttention(2)([q, kv, kv]).shape
+        TensorShape([1, 4, 4, 16])
+    """
+
+    def __init__(self, num_heads: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.num_heads = check_int("num_heads", num_heads, low=1)
+
+    def call(self, inputs: Any) -> Any:
+        query, key, value = inputs
+        key_dim, value_dim = key.shape[-1], value.shape[-1]
+        batch, height, width = ops.shape(query)[0], ops.shape(query)[1], ops.shape(query)[2]
+        # (B, H*W*heads, key_dim): pixel-major, then head, as the head-major channels lie.
+        q = ops.reshape(query, (batch, -1, key_dim)) * ops.cast(key_dim**-0.5, query.dtype)
+        k = ops.reshape(key, (batch, -1, key_dim))
+        v = ops.reshape(value, (batch, -1, value_dim))
+        weights = ops.softmax(ops.matmul(q, ops.transpose(k, (0, 2, 1))), axis=-1)
+        return ops.reshape(ops.matmul(weights, v), (batch, height, width, self.num_heads * value_dim))
+
+    def compute_output_shape(self, input_shape: list) -> tuple:
+        query, _, value = input_shape
+        return (*query[:3], self.num_heads * value[-1])
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "num_heads": self.num_heads}
+
+
 #: Activation names accepted by the block builders.
-ACTIVATIONS = ("relu", "relu6", "hard_swish", "hard_sigmoid")
+ACTIVATIONS = ("relu", "relu6", "hard_swish", "hard_sigmoid", "gelu")
 
 
 def activation_layer(kind: str, name: str) -> layers.Layer:
@@ -215,7 +301,7 @@ def activation_layer(kind: str, name: str) -> layers.Layer:
 
     Args:
         kind: one of ``"relu"``, ``"relu6"``, ``"hard_swish"``,
-            ``"hard_sigmoid"``.
+            ``"hard_sigmoid"``, ``"gelu"`` (exact, erf-based: PyTorch's ``nn.GELU()``).
         name: the layer name.
 
     Example:
@@ -229,4 +315,6 @@ def activation_layer(kind: str, name: str) -> layers.Layer:
         return layers.ReLU(6.0, name=name)
     if kind == "hard_swish":
         return HardSwish(name=name)
+    if kind == "gelu":
+        return layers.Activation("gelu", name=name)
     return HardSigmoid(name=name)

@@ -7,7 +7,7 @@ from typing import Any
 import keras
 from keras import layers
 
-from keras_lightnets.layers import activation_layer
+from keras_lightnets.blocks import conv_block
 from keras_lightnets.models.args import ModelArgs
 
 __all__ = ["build_input", "conv_classifier", "dense_classifier", "pool_features"]
@@ -51,8 +51,15 @@ def pool_features(x: Any, pooling: str | None) -> Any:
     return x
 
 
-def conv_classifier(x: Any, args: ModelArgs, *, hidden: int | None = None, hidden_activation: str | None = None) -> Any:
-    """Classifier on 1x1 convolutions (MobileNetV1 / V3 heads).
+def conv_classifier(
+    x: Any,
+    args: ModelArgs,
+    *,
+    hidden: int | None = None,
+    hidden_activation: str | None = None,
+    hidden_batch_norm: bool = False,
+) -> Any:
+    """Classifier on 1x1 convolutions (MobileNetV1 / V3 / V4 heads).
 
     Global average pool (kept 4-D) -> [1x1 conv ``hidden`` with bias ->
     ``hidden_activation``] -> dropout -> 1x1 conv to ``classes`` -> flatten ->
@@ -63,15 +70,18 @@ def conv_classifier(x: Any, args: ModelArgs, *, hidden: int | None = None, hidde
         args: the checked shared arguments (classes, dropout, activation).
         hidden: channels (>= 1) of the pre-logits conv, or None for none.
         hidden_activation: its activation (see ``layers.ACTIVATIONS``).
+        hidden_batch_norm: the pre-logits conv has no bias and a BatchNorm
+            (``pre_logits_bn``) before its activation (MobileNetV4).
 
     Example:
         >>> conv_classifier(x, args, hidden=1024, hidden_activation="hard_swish")  # doctest: +SKIP
     """
     x = layers.GlobalAveragePooling2D(keepdims=True, name="global_pool")(x)
     if hidden is not None:
-        x = layers.Conv2D(hidden, 1, use_bias=True, name="pre_logits")(x)
-        if hidden_activation is not None:
-            x = activation_layer(hidden_activation, name="pre_logits_act")(x)
+        x = conv_block(
+            x, hidden, 1, activation=hidden_activation, batch_norm=hidden_batch_norm,
+            bn_momentum=args.bn_momentum, bn_epsilon=args.bn_epsilon, name="pre_logits",
+        )
     if args.dropout > 0:
         x = layers.Dropout(args.dropout, name="dropout")(x)
     x = layers.Conv2D(args.classes, 1, use_bias=True, name="logits")(x)
