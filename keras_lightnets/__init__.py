@@ -24,21 +24,30 @@ if _keras.backend.backend() not in BACKENDS:
     )
 
 from keras_lightnets import blocks, layers  # noqa: E402
-from keras_lightnets.convert import from_torchvision  # noqa: E402
+from keras_lightnets.convert import from_timm, from_torchvision  # noqa: E402
 from keras_lightnets.features import backbone, feature_info  # noqa: E402
 from keras_lightnets.macs import count_macs  # noqa: E402
-from keras_lightnets.models import MobileNetV1, MobileNetV2, MobileNetV3Large, MobileNetV3Small, ShuffleNetV1, ShuffleNetV2  # noqa: E402
+from keras_lightnets.models import (  # noqa: E402
+    MobileNetV1,
+    MobileNetV2,
+    MobileNetV3Large,
+    MobileNetV3Small,
+    MobileNetV4,
+    ShuffleNetV1,
+    ShuffleNetV2,
+)
 from keras_lightnets.registry import create_model, list_models  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "MobileNetV1", "MobileNetV2", "MobileNetV3Large", "MobileNetV3Small", "ShuffleNetV1", "ShuffleNetV2",
+    "MobileNetV1", "MobileNetV2", "MobileNetV3Large", "MobileNetV3Small", "MobileNetV4", "ShuffleNetV1", "ShuffleNetV2",
     "backbone",
     "blocks",
     "count_macs",
     "create_model",
     "feature_info",
+    "from_timm",
     "from_torchvision",
     "layers",
     "list_models",

@@ -2,7 +2,8 @@
 
 Counted: every ``Conv2D`` (including grouped), ``DepthwiseConv2D``,
 ``SeparableConv2D`` and ``Dense`` product, so the 1x1 convolutions of
-squeeze-and-excitation count too. Not counted, as in the papers' tables:
+squeeze-and-excitation count too, and the two products of attention
+(``q k^T`` and ``weights v`` of :class:`~keras_lightnets.layers.MultiQueryAttention`). Not counted, as in the papers' tables:
 biases, BatchNorm, activations, pooling, additions and SE multiplies.
 """
 
@@ -13,6 +14,7 @@ import math
 import keras
 from keras import layers
 
+from keras_lightnets.layers import MultiQueryAttention
 from keras_lightnets.validation import check_int
 
 __all__ = ["count_macs", "layer_macs"]
@@ -37,6 +39,12 @@ def layer_macs(layer: keras.layers.Layer) -> int:
         >>> layer_macs(conv) == 16 * 16 * 3 * 3 * 4 * 8
         True
     """
+    if isinstance(layer, MultiQueryAttention):
+        query, key, value = (tuple(t.shape) for t in layer.input)
+        if any(d is None for d in query[1:] + key[1:]):
+            raise ValueError(f"Layer {layer.name!r} has unknown dimensions; pass `input_shape` to count_macs.")
+        pairs = _spatial_product(query) * layer.num_heads * _spatial_product(key)  # (query pixel, head) x key pixel
+        return pairs * (int(key[-1]) + int(value[-1]))
     if isinstance(layer, (layers.DepthwiseConv2D, layers.SeparableConv2D, layers.Conv2D, layers.Dense)):
         input_shape, output_shape = tuple(layer.input.shape), tuple(layer.output.shape)
         if any(d is None for d in input_shape[1:] + output_shape[1:]):

@@ -14,7 +14,16 @@ from typing import Any, Callable, NamedTuple
 
 import keras
 
-from keras_lightnets.models import MobileNetV1, MobileNetV2, MobileNetV3Large, MobileNetV3Small, ShuffleNetV1, ShuffleNetV2
+from keras_lightnets.models import (
+    MobileNetV1,
+    MobileNetV2,
+    MobileNetV3Large,
+    MobileNetV3Small,
+    MobileNetV4,
+    ShuffleNetV1,
+    ShuffleNetV2,
+)
+from keras_lightnets.models.mobilenet_v4 import MOBILENET_V4_SPECS
 from keras_lightnets.models.shufflenet_v1 import SHUFFLENET_V1_CHANNELS, SHUFFLENET_V1_SCALES
 from keras_lightnets.models.shufflenet_v2 import SHUFFLENET_V2_CHANNELS
 from keras_lightnets.validation import check_bool
@@ -56,6 +65,11 @@ _METRICS: dict[str, tuple[int, int, int]] = {
     "mobilenet_v3_small": (2554968, 2542856, 56510400),
     "mobilenet_v3_small_075": (2051552, 2041872, 43399344),
     "mobilenet_v3_small_minimalistic": (2056848, 2044736, 52288448),
+    "mobilenet_v4_conv_small": (3799112, 3774024, 186005568),
+    "mobilenet_v4_conv_medium": (9783416, 9715512, 827649984),
+    "mobilenet_v4_conv_large": (32740416, 32590864, 2171341312),
+    "mobilenet_v4_hybrid_medium": (11150488, 11074648, 966311360),
+    "mobilenet_v4_hybrid_large": (37929024, 37764624, 2549568000),
     "shufflenet_v1_g1_x0_25": (213580, 209908, 13162320),
     "shufflenet_v1_g2_x0_25": (273132, 267964, 13472728),
     "shufflenet_v1_g3_x0_25": (312244, 306124, 13300656),
@@ -148,6 +162,8 @@ def _variants() -> list[tuple[str, Callable[..., keras.Model], dict[str, Any], s
         table.append((base, builder, {"alpha": 1.0, "minimalistic": False}, base))
         table.append((f"{base}_075", builder, {"alpha": 0.75, "minimalistic": False}, base))
         table.append((f"{base}_minimalistic", builder, {"alpha": 1.0, "minimalistic": True}, base))
+    for variant in MOBILENET_V4_SPECS:
+        table.append((f"mobilenet_v4_{variant}", MobileNetV4, {"variant": variant}, "mobilenet_v4"))
     for scale in SHUFFLENET_V1_SCALES:
         for groups in SHUFFLENET_V1_CHANNELS:
             name = f"shufflenet_v1_g{groups}_{_scale_suffix(scale)}"
@@ -236,6 +252,8 @@ def _call(entry: ModelEntry) -> str:
     shown = {k: v for k, v in entry.fixed.items() if not (k in ("alpha", "scale") and v == 1.0) and v is not False}
     if entry.family == "shufflenet_v1":
         return f"`ShuffleNetV1({entry.fixed['groups']}, {entry.fixed['scale']:g})`"
+    if entry.family == "mobilenet_v4":
+        return f"`MobileNetV4({entry.fixed['variant']!r})`"
     if entry.family == "shufflenet_v2":
         return f"`ShuffleNetV2({entry.fixed['scale']:g})`"
     arguments = ", ".join(f"{k}={v!r}" for k, v in shown.items())

@@ -17,9 +17,11 @@ from typing import Any, Callable
 import keras
 import numpy as np
 
+from keras_lightnets.layers import LayerScale
+from keras_lightnets.registry import create_model
 from keras_lightnets.validation import check_path
 
-__all__ = ["Plan", "as_numpy_dict", "assign", "plan", "torch_layout"]
+__all__ = ["Plan", "as_numpy_dict", "assign", "convert_checkpoint", "plan", "torch_layout"]
 
 _BATCH_NORM = ("weight", "bias", "running_mean", "running_var")
 
@@ -77,6 +79,8 @@ def torch_layout(layer: keras.layers.Layer, array: np.ndarray, shape: tuple[int,
         >>> torch_layout(keras.layers.Dense(3), np.zeros((3, 5)), (5, 3)).shape
         (5, 3)
     """
+    if array.ndim == 1:  # a LayerScale gamma
+        return array
     if array.ndim == 2:
         return array.T.reshape(shape) if array.size == np.prod(shape) else array.T
     if isinstance(layer, keras.layers.DepthwiseConv2D):
@@ -128,7 +132,8 @@ def plan(
     Args:
         model: the Keras model to fill.
         prefixes: Keras layer name -> checkpoint prefix (``prefix.weight``,
-            ``prefix.bias``; BatchNorm ``weight/bias/running_mean/running_var``).
+            ``prefix.bias``; BatchNorm ``weight/bias/running_mean/running_var``;
+            :class:`~keras_lightnets.layers.LayerScale` ``prefix.gamma``).
         tensors: the checkpoint as ``{key: ndarray}``.
         layout: converts a kernel to the Keras layout (default :func:`torch_layout`).
         ignore: checkpoint keys that may stay unused.
@@ -146,6 +151,8 @@ def plan(
         shapes = [tuple(w.shape) for w in layer.weights]
         if isinstance(layer, keras.layers.BatchNormalization):
             keys = [f"{prefix}.{n}" for n in _BATCH_NORM]
+        elif isinstance(layer, LayerScale):
+            keys = [f"{prefix}.gamma"]
         else:
             keys = [f"{prefix}.weight", f"{prefix}.bias"][: len(shapes)]
         arrays = []
@@ -180,3 +187,66 @@ def assign(model: keras.Model, found: Plan, source: str) -> keras.Model:
     for layer, arrays in found.assignments:
         layer.set_weights(arrays)
     return model
+
+
+def convert_checkpoint(
+    name: str,
+    state_dict: Any,
+    model_kwargs: Mapping[str, Any],
+    *,
+    prefixes: Callable[[keras.Model], dict[str, str]],
+    bn_epsilon: float,
+    bn_momentum: float,
+    classifier_key: str,
+    defaults: Mapping[str, Any],
+    source: str,
+) -> keras.Model:
+    """Build the registered model ``name`` as a PyTorch checkpoint needs it and load the checkpoint.
+
+    The model gets ``padding="symmetric"``, the checkpoint's BatchNorm
+    settings, no in-model rescaling, logits out and ``classes`` from the
+    checkpoint's classifier (each overridable through ``model_kwargs`` except
+    the fixed ones, which are refused). With ``include_top=False`` the keys of
+    the layers ``pre_logits`` / ``logits`` / ``predictions`` (and their BN)
+    may stay unused.
+
+    Args:
+        name: the registry name to build.
+        state_dict: the checkpoint (see :func:`as_numpy_dict`).
+        model_kwargs: the user's model arguments.
+        prefixes: Keras layer name -> checkpoint prefix, from the built model.
+        bn_epsilon: the checkpoint's BatchNorm epsilon.
+        bn_momentum: its momentum, in Keras' convention (1 - PyTorch's).
+        classifier_key: the key of the classifier weight (sets ``classes``).
+        defaults: model arguments the source implies (e.g. its dropout).
+        source: what the checkpoint is, for error messages.
+
+    Example:
+        >>> convert_checkpoint("mobilenet_v2", sd, {}, prefixes=f, bn_epsilon=1e-5, bn_momentum=0.9,
+        ...     classifier_key="classifier.1.weight", defaults={}, source="torchvision's mobilenet_v2")  # doctest: +SKIP
+    """
+    fixed = sorted(set(model_kwargs) & set(_FIXED_ARGUMENTS))
+    if fixed:
+        raise ValueError(
+            f"The conversion sets {fixed} itself (an exact conversion needs {source}'s values); "
+            "remove them from the arguments."
+        )
+    tensors = as_numpy_dict(state_dict)
+    kwargs: dict[str, Any] = dict(classifier_activation=None, include_preprocessing=False, **defaults)
+    if classifier_key in tensors and tensors[classifier_key].ndim == 2:
+        kwargs["classes"] = int(tensors[classifier_key].shape[0])
+    kwargs.update(model_kwargs)
+    model = create_model(name, padding="symmetric", bn_epsilon=bn_epsilon, bn_momentum=bn_momentum, **kwargs)
+    mapping = prefixes(model)
+    head = tuple(f"{mapping[n]}." for n in _HEAD_LAYERS if n in mapping)
+    without_top = kwargs.get("include_top", True) is False
+
+    def ignore(key: str) -> bool:
+        return key.endswith("num_batches_tracked") or (without_top and key.startswith(head))
+
+    return assign(model, plan(model, mapping, tensors, ignore=ignore), source)
+
+
+# Arguments a conversion sets itself: it is exact only with them.
+_FIXED_ARGUMENTS = ("padding", "bn_epsilon", "bn_momentum", "weights", "features_only", "alpha", "scale", "variant")
+_HEAD_LAYERS = ("predictions", "pre_logits", "pre_logits_bn", "logits")

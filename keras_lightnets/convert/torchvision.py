@@ -7,8 +7,7 @@ from typing import Any
 
 import keras
 
-from keras_lightnets.convert.mapping import as_numpy_dict, assign, plan
-from keras_lightnets.registry import create_model
+from keras_lightnets.convert.mapping import convert_checkpoint
 from keras_lightnets.validation import check_choice
 
 __all__ = ["TORCHVISION_MODELS", "from_torchvision"]
@@ -23,8 +22,6 @@ TORCHVISION_MODELS: dict[str, tuple[float, float, str]] = {
     "shufflenet_v2_x1_5": (1e-5, 0.9, "fc.weight"),
     "shufflenet_v2_x2_0": (1e-5, 0.9, "fc.weight"),
 }
-# Arguments from_torchvision sets itself: the conversion is exact only with them.
-_FIXED_ARGUMENTS = ("padding", "bn_epsilon", "bn_momentum", "weights", "features_only", "alpha", "scale")
 _SHUFFLE_V2_PARTS = {
     "proj_depthwise": "branch1.0", "proj_depthwise_bn": "branch1.1",
     "proj_pointwise": "branch1.2", "proj_pointwise_bn": "branch1.3",
@@ -116,31 +113,17 @@ def from_torchvision(name: str, state_dict: Any, **model_kwargs: Any) -> keras.M
         >>> model = from_torchvision("mobilenet_v3_small", tv.state_dict())  # doctest: +SKIP
     """
     check_choice("name", name, tuple(TORCHVISION_MODELS))
-    fixed = sorted(set(model_kwargs) & set(_FIXED_ARGUMENTS))
-    if fixed:
-        raise ValueError(
-            f"from_torchvision sets {fixed} itself (an exact conversion needs torchvision's values); "
-            "remove them from the arguments."
-        )
-    tensors = as_numpy_dict(state_dict)
     epsilon, momentum, classifier_key = TORCHVISION_MODELS[name]
-    kwargs: dict[str, Any] = dict(classifier_activation=None, include_preprocessing=False)
-    if classifier_key in tensors and tensors[classifier_key].ndim == 2:
-        kwargs["classes"] = int(tensors[classifier_key].shape[0])
-    if name == "mobilenet_v2":
-        kwargs["dropout"] = 0.2  # torchvision's classifier dropout (training only)
-    kwargs.update(model_kwargs)
-    model = create_model(name, padding="symmetric", bn_epsilon=epsilon, bn_momentum=momentum, **kwargs)
 
-    names = {layer.name for layer in model.layers}
-    if name.startswith("shufflenet"):
-        prefixes = _shufflenet_v2_prefixes(names)
-    else:
-        prefixes = _inverted_residual_prefixes(names, v2=name == "mobilenet_v2")
-    head = tuple(f"{prefixes[n]}." for n in ("predictions", "pre_logits", "logits") if n in prefixes)
-    without_top = kwargs.get("include_top", True) is False
+    def prefixes(model: keras.Model) -> dict[str, str]:
+        names = {layer.name for layer in model.layers}
+        if name.startswith("shufflenet"):
+            return _shufflenet_v2_prefixes(names)
+        return _inverted_residual_prefixes(names, v2=name == "mobilenet_v2")
 
-    def ignore(key: str) -> bool:
-        return key.endswith("num_batches_tracked") or (without_top and key.startswith(head))
-
-    return assign(model, plan(model, prefixes, tensors, ignore=ignore), f"torchvision's {name}")
+    return convert_checkpoint(
+        name, state_dict, model_kwargs, prefixes=prefixes, bn_epsilon=epsilon, bn_momentum=momentum,
+        classifier_key=classifier_key,
+        defaults={"dropout": 0.2} if name == "mobilenet_v2" else {},  # torchvision's classifier dropout
+        source=f"torchvision's {name}",
+    )
