@@ -1,5 +1,5 @@
 """``keras-lightnets`` command line: ``list``, ``summary``, ``export``, ``bench``, ``train``,
-``convert-torchvision``.
+``convert-torchvision``, ``convert-timm``.
 
 Exit codes: 0 success, 1 training stopped on a NaN/inf loss, 2 bad arguments
 or a missing optional dependency (one line on stderr).
@@ -17,7 +17,7 @@ import keras
 import numpy as np
 
 from keras_lightnets import export
-from keras_lightnets.convert import from_torchvision
+from keras_lightnets.convert import from_timm, from_torchvision
 from keras_lightnets.export import QUANTIZATIONS
 from keras_lightnets.files import atomic_target, check_output_path
 from keras_lightnets.latency import keras_latency
@@ -99,16 +99,20 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--quantization", choices=QUANTIZATIONS, default="int8", help="for --export (default int8)")
     train.add_argument("--overwrite", action="store_true", help="replace an existing --export file")
 
-    convert = commands.add_parser(
-        "convert-torchvision", help="convert a torchvision checkpoint (.pth) to an exact .keras model"
-    )
-    convert.add_argument("name", help="mobilenet_v2, mobilenet_v3_large/small or shufflenet_v2_x0_5..x2_0")
-    convert.add_argument("checkpoint", help="the torchvision state_dict file (.pth); reading it needs torch")
-    convert.add_argument("--output", required=True, metavar="FILE.keras", help="the converted model")
-    convert.add_argument(
-        "--input-size", type=argparse_int(32, "--input-size"), default=None, help="square input size (default: any)"
-    )
-    convert.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    for source, names in (
+        ("torchvision", "mobilenet_v2, mobilenet_v3_large/small or shufflenet_v2_x0_5..x2_0"),
+        ("timm", "mobilenetv4_conv_small/medium/large, mobilenetv4_hybrid_medium/large, mobilenetv3_large/small_100"),
+    ):
+        convert = commands.add_parser(
+            f"convert-{source}", help=f"convert a {source} checkpoint (.pth) to an exact .keras model"
+        )
+        convert.add_argument("name", help=names)
+        convert.add_argument("checkpoint", help=f"the {source} state_dict file (.pth); reading it needs torch")
+        convert.add_argument("--output", required=True, metavar="FILE.keras", help="the converted model")
+        convert.add_argument(
+            "--input-size", type=argparse_int(32, "--input-size"), default=None, help="square input size (default: any)"
+        )
+        convert.add_argument("--overwrite", action="store_true", help="replace an existing output")
 
     predict = commands.add_parser("predict", help="classify images with a .keras or .tflite model (class names included)")
     predict.add_argument("model", help="a .keras or .tflite file")
@@ -308,7 +312,8 @@ def _convert(args: argparse.Namespace) -> None:
 
     path = check_output_path(args.output, args.overwrite, ".keras")
     size = args.input_size
-    model = from_torchvision(args.name, args.checkpoint, input_shape=(size, size, 3))
+    convert = from_timm if args.command == "convert-timm" else from_torchvision
+    model = convert(args.name, args.checkpoint, input_shape=(size, size, 3))
     with atomic_target(path) as target:
         model.save(target)
     print(f"{args.name}: {model.count_params():,d} parameters, {model.output_shape[-1]} classes -> {path}")
@@ -336,7 +341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     args = _parser().parse_args(argv)
 
-    action = {"list": _list, "train": _train, "convert-torchvision": _convert, "predict": _predict}.get(
+    action = {"list": _list, "train": _train, "convert-torchvision": _convert, "convert-timm": _convert, "predict": _predict}.get(
         args.command, _build_and_run
     )
     try:

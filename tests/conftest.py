@@ -18,7 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-TORCH_TEST_MODULES = ("test_torchvision.py",)
+TORCH_TEST_MODULES = ("test_torchvision.py", "test_timm.py")
 _HERE = pathlib.Path(__file__).parent.resolve()
 
 
@@ -35,6 +35,9 @@ def _collects_torch_tests(args: list[str]) -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     if _collects_torch_tests(list(config.args)) and importlib.util.find_spec("torchvision") is not None:
         import torchvision  # noqa: F401  (before TensorFlow; see the module docstring)
+
+        if importlib.util.find_spec("timm") is not None:
+            import timm  # noqa: F401  (imports torchvision's transforms: also before TensorFlow)
 
 
 @pytest.fixture

@@ -7,10 +7,18 @@ import os
 import keras
 import numpy as np
 
-from keras_lightnets import MobileNetV1, MobileNetV2, MobileNetV3Large, MobileNetV3Small, ShuffleNetV1, ShuffleNetV2
+from keras_lightnets import (
+    MobileNetV1,
+    MobileNetV2,
+    MobileNetV3Large,
+    MobileNetV3Small,
+    MobileNetV4,
+    ShuffleNetV1,
+    ShuffleNetV2,
+)
 
 # Every model function, and one small variant of each family (quick to build and convert).
-MODEL_FUNCTIONS = [MobileNetV1, MobileNetV2, MobileNetV3Large, MobileNetV3Small, ShuffleNetV1, ShuffleNetV2]
+MODEL_FUNCTIONS = [MobileNetV1, MobileNetV2, MobileNetV3Large, MobileNetV3Small, MobileNetV4, ShuffleNetV1, ShuffleNetV2]
 SMALL_FAMILIES = [
     (MobileNetV1, dict(alpha=0.5)),
     (MobileNetV2, dict(alpha=0.5)),
@@ -18,8 +26,9 @@ SMALL_FAMILIES = [
     (MobileNetV3Small, dict()),
     (ShuffleNetV1, dict(groups=3, scale=0.5)),
     (ShuffleNetV2, dict(scale=0.5)),
+    (MobileNetV4, dict(variant="hybrid_medium")),  # attention, layer scale, FusedIB and UIB
 ]
-SMALL_FAMILY_IDS = ["v1", "v2", "v3_large", "v3_small", "shufflenet_v1", "shufflenet_v2"]
+SMALL_FAMILY_IDS = ["v1", "v2", "v3_large", "v3_small", "shufflenet_v1", "shufflenet_v2", "v4_hybrid"]
 
 
 # --- An independent NumPy forward pass (single image, channels-last) --------

@@ -20,6 +20,8 @@ EXPECTED = {
     "mobilenet_v2_050", "mobilenet_v2_035",
     "mobilenet_v3_large", "mobilenet_v3_large_075", "mobilenet_v3_large_minimalistic",
     "mobilenet_v3_small", "mobilenet_v3_small_075", "mobilenet_v3_small_minimalistic",
+    "mobilenet_v4_conv_small", "mobilenet_v4_conv_medium", "mobilenet_v4_conv_large",
+    "mobilenet_v4_hybrid_medium", "mobilenet_v4_hybrid_large",
     "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0",
 } | {f"shufflenet_v1_g{g}_x{s}" for g in (1, 2, 3, 4, 8) for s in ("0_25", "0_5", "1_0", "1_5", "2_0")}
 
@@ -36,6 +38,8 @@ def _arguments_named_by(name: str) -> dict:
         return {"groups": int(match[1]), "scale": float(f"{match[2]}.{match[3]}")}
     if match := re.fullmatch(r"shufflenet_v2_x(\d)_(\d)", name):
         return {"scale": float(f"{match[1]}.{match[2]}")}
+    if match := re.fullmatch(r"mobilenet_v4_(\w+)", name):
+        return {"variant": match[1]}
     fixed = {"minimalistic": True} if name.endswith("_minimalistic") else {}
     width = re.search(r"_(\d{3})$", name)
     return fixed | {"alpha": int(width[1]) / 100 if width else 1.0}

@@ -94,7 +94,7 @@ def from_timm(name: str, state_dict: Any, **model_kwargs: Any) -> keras.Model:
         state_dict: ``timm_model.state_dict()``, a dict of NumPy arrays with
             the same keys, or the path of a ``.pth`` file (needs torch).
         **model_kwargs: other model arguments (``input_shape``,
-            ``include_top``, ``pooling``, ``classes``, ``dropout_rate``,
+            ``include_top``, ``pooling``, ``classes``, ``dropout`` (V4) / ``dropout_rate`` (V3),
             ``classifier_activation``, ``name``). ``padding``, ``bn_epsilon``,
             ``bn_momentum``, ``weights``, ``features_only``, ``alpha`` and
             ``variant`` are set by the conversion and refused.
@@ -104,6 +104,8 @@ def from_timm(name: str, state_dict: Any, **model_kwargs: Any) -> keras.Model:
         >>> reference = timm.create_model("mobilenetv4_conv_small.e2400_r224_in1k", pretrained=True)  # doctest: +SKIP
         >>> model = from_timm("mobilenetv4_conv_small", reference.state_dict())  # doctest: +SKIP
     """
+    if not isinstance(name, str):
+        raise TypeError(f"`name` must be a str (a timm model name); received {name!r} of type {type(name).__name__}.")
     check_choice("name", name, tuple(TIMM_MODELS))
     target = TIMM_MODELS[name]
 

@@ -167,7 +167,7 @@ def MobileNetV4(
     input_tensor: Any = None,
     classes: int = 1000,
     pooling: str | None = None,
-    dropout_rate: float = 0.2,
+    dropout: float = 0.2,
     classifier_activation: Any = "softmax",
     include_preprocessing: bool = True,
     bn_momentum: float = 0.9,
@@ -195,7 +195,7 @@ def MobileNetV4(
     Args:
         variant: ``"conv_small"``, ``"conv_medium"``, ``"conv_large"``,
             ``"hybrid_medium"`` or ``"hybrid_large"``.
-        dropout_rate: dropout before the logits, in [0, 1).
+        dropout: dropout before the logits, in [0, 1).
         {shared_args}
 
     Example:
@@ -206,7 +206,7 @@ def MobileNetV4(
     check_choice("variant", variant, tuple(MOBILENET_V4_SPECS))
     args = ModelArgs.check(
         input_shape=input_shape, include_top=include_top, weights=weights, input_tensor=input_tensor,
-        pooling=pooling, classes=classes, classifier_activation=classifier_activation, dropout=dropout_rate,
+        pooling=pooling, classes=classes, classifier_activation=classifier_activation, dropout=dropout,
         include_preprocessing=include_preprocessing, bn_momentum=bn_momentum, bn_epsilon=bn_epsilon,
         features_only=features_only, out_indices=out_indices, output_stride=output_stride,
         padding=padding, name=name, default_size=ANY_SIZE,
