@@ -132,11 +132,16 @@ def growth_exponent(pixels: list[float], seconds: list[float]) -> float:
 def tflite_latencies(
     models: dict[str, keras.Model], folder: str, quantization: str, size: int, runs: int, threads: int
 ) -> dict[str, dict[str, Any]]:
-    """Convert each model and time the files interleaved; name -> figures."""
+    """Convert each model and time the files interleaved; name -> figures.
+
+    Models whose input size is fixed are converted (and calibrated) at their own
+    size; ``size`` serves the others.
+    """
     out: dict[str, dict[str, Any]] = {}
     for name, model in models.items():
-        path = os.path.join(folder, f"{name}_{size}_{quantization}.tflite")
-        out[name] = convert(model, path, quantization, size) | {"path": path}
+        own = model.input_shape[1] or size
+        path = os.path.join(folder, f"{name}_{own}_{quantization}.tflite")
+        out[name] = convert(model, path, quantization, own) | {"path": path}
     names = list(out)
     medians = interleaved([tflite_runner(out[n]["path"], threads) for n in names], runs, max(2, runs // 5))
     for name, seconds in zip(names, medians):

@@ -116,3 +116,20 @@ def test_backends_benchmark_smoke_run(tmp_path):
     for timings in figures["backends"].values():
         assert all(math.isfinite(v) and v > 0 for v in timings.values())
     assert "| jax |" in (output / "backends.md").read_text() and figures["machine"]["cpu"]
+
+
+def test_mobilenet_v4_benchmark_smoke_run(tmp_path):
+    """MobileNetV4 against MobileNetV3-Large at equal MACs: the peer size really has equal MACs."""
+    from benchmarks.mobilenet_v4 import main as mobilenet_v4
+    from keras_lightnets import count_macs, create_model
+
+    output = tmp_path / "results"
+    argv = ["--variants", "conv_small", "--size", "96", "--runs", "3", "--output", str(output)]
+    assert mobilenet_v4(argv) == 0
+    (row,) = json.loads((output / "mobilenet_v4.json").read_text())["rows"]
+    v4 = count_macs(create_model("mobilenet_v4_conv_small", input_shape=(96, 96, 3)))
+    peer = count_macs(create_model("mobilenet_v3_large", input_shape=(row["peer_size"],) * 2 + (3,)))
+    assert (row["macs"], row["peer_macs"]) == (v4, peer) and abs(peer - v4) / v4 < 0.1
+    assert row["float32_flex_ops"] == [] == row["int8_flex_ops"]
+    assert all(row[k] > 0 for k in ("float32_ms", "int8_ms", "peer_float32_ms", "peer_int8_ms"))
+    assert "`mobilenet_v4_conv_small`" in (output / "mobilenet_v4.md").read_text()
