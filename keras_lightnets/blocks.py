@@ -600,10 +600,15 @@ def shuffle_v2_unit(
     return ChannelShuffle(2, name=f"{name}_shuffle")(y)
 
 
+def _check_layer_scale(layer_scale: Any) -> None:
+    if layer_scale is not None:
+        check_float("layer_scale", layer_scale, low=0.0, low_inclusive=False)
+
+
 def _residual(x: Any, shortcut: Any, layer_scale: float | None, name: str) -> Any:
     """Optional :class:`LayerScale` (``name_scale``), then add ``shortcut`` when the shapes allow (``name_add``)."""
     if layer_scale is not None:
-        x = LayerScale(check_float("layer_scale", layer_scale), name=f"{name}_scale")(x)
+        x = LayerScale(layer_scale, name=f"{name}_scale")(x)
     if tuple(shortcut.shape[1:]) == tuple(x.shape[1:]):
         x = layers.Add(name=f"{name}_add")([shortcut, x])
     return x
@@ -664,6 +669,7 @@ def universal_inverted_bottleneck(
     start_kernel = check_int("start_kernel", start_kernel, low=0)
     middle_kernel = check_int("middle_kernel", middle_kernel, low=0)
     strides = check_choice("strides", strides, (1, 2))
+    _check_layer_scale(layer_scale)
     if strides > 1 and not (start_kernel or middle_kernel):
         raise ValueError(
             "A strided universal_inverted_bottleneck needs a depthwise conv to carry the stride; "
@@ -782,6 +788,7 @@ def mobile_mqa(
     num_heads = check_int("num_heads", num_heads, low=1)
     key_dim = check_int("key_dim", key_dim, low=1)
     kv_strides = check_choice("kv_strides", kv_strides, (1, 2))
+    _check_layer_scale(layer_scale)
     norm = dict(bn_momentum=bn_momentum, bn_epsilon=bn_epsilon)
     shortcut = x
     x = layers.BatchNormalization(momentum=bn_momentum, epsilon=bn_epsilon, name=f"{name}_norm")(x)

@@ -12,6 +12,7 @@ from keras_lightnets import (
     MobileNetV2,
     MobileNetV3Large,
     MobileNetV3Small,
+    MobileNetV4,
     ShuffleNetV1,
     ShuffleNetV2,
     backbone,
@@ -35,6 +36,8 @@ EXPECTED = [
     (ShuffleNetV1, {"groups": 8, "scale": 0.5}, [(2, 16), (4, 16), (8, 192), (16, 384), (32, 768)]),
     (ShuffleNetV2, {}, [(2, 24), (4, 24), (8, 116), (16, 232), (32, 1024)]),
     (ShuffleNetV2, {"scale": 2.0}, [(2, 24), (4, 24), (8, 244), (16, 488), (32, 2048)]),
+    (MobileNetV4, {"variant": "conv_small"}, [(2, 32), (4, 32), (8, 64), (16, 96), (32, 960)]),
+    (MobileNetV4, {"variant": "hybrid_medium"}, [(2, 32), (4, 48), (8, 80), (16, 160), (32, 960)]),
 ]
 IDS = [f"{b.__name__}-{kw}" for b, kw, _ in EXPECTED]
 

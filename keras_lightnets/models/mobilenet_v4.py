@@ -3,8 +3,9 @@
 The tables are transcribed from the paper's appendix and checked block by block
 against timm's ``_gen_mobilenet_v4`` (timm 1.0.31) and the TF model garden's
 ``MNV4*_BLOCK_SPECS``, whose trained weights (timm's) this package converts
-exactly (:func:`keras_lightnets.convert.from_timm`). Where the paper's table
-and the released models differ, the released models win (see ``_PAPER_NOTES``).
+exactly (:func:`keras_lightnets.convert.from_timm`). The released medium and
+large models are 5-6% larger than the paper's printed parameter counts; the
+tables follow the released models, whose weights they must load (README).
 """
 
 from __future__ import annotations
@@ -49,10 +50,12 @@ class V4Block(NamedTuple):
 
 
 def conv(kernel: int, strides: int, filters: int) -> V4Block:
+    """A plain conv -> BN -> act row (the paper's "Conv2D")."""
     return V4Block("conv", filters, strides, kernel)
 
 
 def fused(kernel: int, strides: int, expansion: float, filters: int) -> V4Block:
+    """A FusedIB row: (kernel, stride, expansion, out)."""
     return V4Block("fused", filters, strides, kernel, expansion=expansion)
 
 
@@ -62,6 +65,7 @@ def uib(start: int, middle: int, strides: int, expansion: float, filters: int) -
 
 
 def mqa(heads: int, key_dim: int, kv_strides: int, filters: int) -> V4Block:
+    """A Mobile MQA row: (heads, key dim, key/value stride, out); 3x3 key/value down-sampling."""
     return V4Block("mqa", filters, 1, 3, heads=heads, key_dim=key_dim, kv_strides=kv_strides)
 
 

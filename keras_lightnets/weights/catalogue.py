@@ -162,7 +162,8 @@ def imagenet_file(
         raise ValueError(
             f"`weights='imagenet'` is published for {sorted(IMAGENET_ALPHAS)} only; received "
             f"a {family!r} model. For ShuffleNetV2 convert torchvision's checkpoint with "
-            "keras_lightnets.convert.from_torchvision."
+            "keras_lightnets.convert.from_torchvision; for MobileNetV4, timm's with "
+            "keras_lightnets.convert.from_timm."
         )
     check_bool("include_top", include_top)
     check_bool("minimalistic", minimalistic)
