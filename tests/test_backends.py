@@ -42,11 +42,10 @@ WIDTHS = [
     "mobilenet_v1_025", "mobilenet_v1", "mobilenet_v2_035", "mobilenet_v2_140",
     "mobilenet_v3_large", "mobilenet_v3_large_minimalistic", "mobilenet_v3_small_075", "mobilenet_v3_small_minimalistic",
     "shufflenet_v1_g3_x0_5", "shufflenet_v1_g8_x1_0", "shufflenet_v2_x0_5", "shufflenet_v2_x2_0",
-    "mobilenet_v4_conv_small",
 ]
 ODD = [
     "mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small", "shufflenet_v1_g3_x1_0", "shufflenet_v2_x1_0",
-    "mobilenet_v4_hybrid_large",  # attention, layer scale, GELU, FusedIB
+    "mobilenet_v4_hybrid_medium",  # attention, layer scale, FusedIB and every UIB form
 ]
 CASES = (
     [(name, (224, 224), dict(classifier_activation=None)) for name in WIDTHS]
