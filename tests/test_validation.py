@@ -117,3 +117,19 @@ def test_unsupported_keras_backend_is_refused_at_import(backend):
     assert done.returncode != 0
     assert "ImportError" in done.stderr and f"KERAS_BACKEND is '{backend}'" in done.stderr
     assert "tensorflow, jax, torch" in done.stderr
+
+
+def test_import_is_quiet_by_default_and_level_zero_filters_nothing():
+    """TensorFlow's start-up log lines are dropped by TF_CPP_MIN_LOG_LEVEL; other output passes."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    code = "import warnings, keras_lightnets; print('ok')"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0 and done.stdout == "ok\n" and done.stderr == "", done.stderr
+
+    from keras_lightnets import _hidden
+
+    info = "I0000 00:00:1796022508.967992   14230 port.cc:153] oneDNN custom operations are on."
+    error = "E0000 00:00:1796022508.967992   14230 cuda_dnn.cc:8579] Unable to register cuDNN factory"
+    preamble = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+    assert _hidden(info, 2) and _hidden(preamble, 2) and not _hidden(error, 2)
+    assert not _hidden(info, 0) and not _hidden("UserWarning: something of ours\n", 3)
