@@ -21,8 +21,7 @@ import subprocess
 import sys
 from typing import Any, Sequence
 
-from benchmarks.streaming import machine
-from keras_lightnets.files import atomic_target
+from benchmarks.streaming import machine, write_results
 from keras_lightnets.validation import argparse_int
 
 BACKENDS = ("tensorflow", "jax", "torch")
@@ -81,9 +80,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     for timings in results["backends"].values():
         timings["inference_ratio"] = timings["inference_b1_ms"] / base["inference_b1_ms"]
         timings["train_ratio"] = timings["train_step_ms"] / base["train_step_ms"]
-    os.makedirs(args.output, exist_ok=True)
-    with atomic_target(os.path.join(args.output, "backends.json")) as target, open(target, "w") as file:
-        json.dump(results, file, indent=1)
     lines = [
         f"# {args.model} on each Keras backend ({args.size}x{args.size}, CPU)",
         "",
@@ -97,9 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for name, t in results["backends"].items()
         ),
     ]
-    with atomic_target(os.path.join(args.output, "backends.md")) as target, open(target, "w") as file:
-        file.write("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_results(args.output, "backends", results, lines)
     return 0
 
 

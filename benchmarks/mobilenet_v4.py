@@ -11,16 +11,14 @@ and ``mobilenet_v4.json`` with the CPU model and flags.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
 from typing import Any, Sequence
 
 from benchmarks.measure import tflite_latencies
-from benchmarks.streaming import machine
+from benchmarks.streaming import machine, write_results
 from keras_lightnets import count_macs, create_model
-from keras_lightnets.files import atomic_target
 from keras_lightnets.models.mobilenet_v4 import MOBILENET_V4_SPECS
 from keras_lightnets.testing import realistic_weights
 from keras_lightnets.validation import argparse_int
@@ -70,9 +68,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows.append(row)
             print(row, file=sys.stderr, flush=True)
     results = {"machine": machine(), "settings": vars(args), "rows": rows}
-    os.makedirs(args.output, exist_ok=True)
-    with atomic_target(os.path.join(args.output, "mobilenet_v4.json")) as target, open(target, "w") as file:
-        json.dump(results, file, indent=1)
     lines = [
         f"# MobileNetV4 beside MobileNetV3-Large at equal MACs (TFLite, {args.threads} threads)",
         "",
@@ -89,9 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for r in rows
         ),
     ]
-    with atomic_target(os.path.join(args.output, "mobilenet_v4.md")) as target, open(target, "w") as file:
-        file.write("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_results(args.output, "mobilenet_v4", results, lines)
     return 0
 
 

@@ -108,9 +108,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         results["throughput"] = throughput(folder, args.input_size, args.batch, batches=20)
     small, large = results["runs"][str(args.small)], results["runs"][str(args.large)]
     results["memory_ratio"] = large["peak_rss_mb"] / small["peak_rss_mb"]
-    os.makedirs(args.output, exist_ok=True)
-    with atomic_target(os.path.join(args.output, "streaming.json")) as target, open(target, "w") as file:
-        json.dump(results, file, indent=1)
     t = results["throughput"]
     lines = [
         "# Streaming an image folder (keras-lightnets train, MobileNetV3-Small, one epoch)",
@@ -128,10 +125,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"Input pipeline {t['pipeline_images_per_s']:.0f} images/s against the training step's "
         f"{t['train_step_images_per_s']:.0f} images/s (ratio {t['ratio']:.2f}; above 1 the pipeline keeps up).",
     ]
-    with atomic_target(os.path.join(args.output, "streaming.md")) as target, open(target, "w") as file:
+    write_results(args.output, "streaming", results, lines)
+    return 0
+
+
+def write_results(folder: str, stem: str, results: dict[str, Any], lines: list[str]) -> None:
+    """Write ``stem.json`` (the figures) and ``stem.md`` (the table ``lines``) into ``folder``, atomically; print the table."""
+    os.makedirs(folder, exist_ok=True)
+    with atomic_target(os.path.join(folder, f"{stem}.json")) as target, open(target, "w") as file:
+        json.dump(results, file, indent=1)
+    with atomic_target(os.path.join(folder, f"{stem}.md")) as target, open(target, "w") as file:
         file.write("\n".join(lines) + "\n")
     print("\n".join(lines))
-    return 0
 
 
 def machine() -> dict[str, Any]:
