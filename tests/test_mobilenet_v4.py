@@ -164,12 +164,15 @@ def test_hybrid_int8_tflite_is_builtin_and_attention_exact(tmp_path, rng):
 
 
 def test_conv_small_learns_the_digits_and_its_int8_file_keeps_the_accuracy(tmp_path):
-    """The recipe of tests/test_train.py (plain 32x32 digits, batch 32, dropout 0.2), 8 epochs (measured 0.973)."""
+    """The recipe of tests/test_train.py (plain 32x32 digits, dropout 0.2), batch 64, 8 epochs.
+
+    Measured: test accuracy 0.967 (validation >= 0.955 from epoch 5; batch 32: 0.973).
+    """
     from keras_lightnets.data import digits
     from keras_lightnets.litert import run_tflite
     from keras_lightnets.train import fit
 
-    data = digits(input_size=32, batch_size=32, augment=False)
+    data = digits(input_size=32, batch_size=64, augment=False)
     result = fit("mobilenet_v4_conv_small", data, epochs=8, verbose=0, dropout=0.2)
     assert result.test_accuracy >= 0.90, (result.test_accuracy, result.history["val_accuracy"])
     x_test, y_test = data.arrays("test")

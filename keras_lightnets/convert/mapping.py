@@ -24,6 +24,10 @@ from keras_lightnets.validation import check_path
 __all__ = ["Plan", "as_numpy_dict", "assign", "convert_checkpoint", "plan", "torch_layout"]
 
 _BATCH_NORM = ("weight", "bias", "running_mean", "running_var")
+# Arguments a conversion sets itself: it is exact only with them.
+_FIXED_ARGUMENTS = ("padding", "bn_epsilon", "bn_momentum", "weights", "features_only", "alpha", "scale", "variant")
+# Classifier layers whose checkpoint keys an include_top=False conversion leaves unused.
+_HEAD_LAYERS = ("predictions", "pre_logits", "pre_logits_bn", "logits")
 
 
 def as_numpy_dict(state_dict: Any) -> dict[str, np.ndarray]:
@@ -245,8 +249,3 @@ def convert_checkpoint(
         return key.endswith("num_batches_tracked") or (without_top and key.startswith(head))
 
     return assign(model, plan(model, mapping, tensors, ignore=ignore), source)
-
-
-# Arguments a conversion sets itself: it is exact only with them.
-_FIXED_ARGUMENTS = ("padding", "bn_epsilon", "bn_momentum", "weights", "features_only", "alpha", "scale", "variant")
-_HEAD_LAYERS = ("predictions", "pre_logits", "pre_logits_bn", "logits")
