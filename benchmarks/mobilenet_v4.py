@@ -31,9 +31,9 @@ def equal_macs_size(target: int, step: int = 4) -> tuple[int, int]:
     base = count_macs(create_model(PEER, input_shape=(224, 224, 3)))
     guess = max(step, round(224 * (target / base) ** 0.5 / step) * step)
     sizes = [guess + k * step for k in range(-3, 4) if guess + k * step >= 32]
-    found = [(abs(count_macs(create_model(PEER, input_shape=(s, s, 3))) - target), s) for s in sizes]
-    size = min(found)[1]
-    return size, count_macs(create_model(PEER, input_shape=(size, size, 3)))
+    macs = {s: count_macs(create_model(PEER, input_shape=(s, s, 3))) for s in sizes}
+    size = min(sizes, key=lambda s: (abs(macs[s] - target), s))
+    return size, macs[size]
 
 
 def _model(name: str, size: int) -> Any:
@@ -54,11 +54,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as folder:
         for variant in args.variants:
             name = f"mobilenet_v4_{variant}"
-            macs = count_macs(create_model(name, input_shape=(args.size, args.size, 3)))
+            model = _model(name, args.size)
+            macs = count_macs(model)
             peer_size, peer_macs = equal_macs_size(macs)
             row: dict[str, Any] = {"model": name, "size": args.size, "macs": macs, "peer_size": peer_size, "peer_macs": peer_macs}
+            models = {name: model, PEER: _model(PEER, peer_size)}
             for quantization in ("float32", "int8"):
-                models = {name: _model(name, args.size), PEER: _model(PEER, peer_size)}
                 timed = tflite_latencies(models, folder, quantization, args.size, args.runs, args.threads)
                 row[f"{quantization}_ms"] = timed[name]["ms"]
                 row[f"peer_{quantization}_ms"] = timed[PEER]["ms"]

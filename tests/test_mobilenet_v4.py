@@ -67,11 +67,10 @@ def test_tables_use_the_paper_block_kinds_and_strides():
 )
 def test_universal_inverted_bottleneck_instances(start, middle, present, absent):
     inputs = keras.Input((16, 16, 32))
-    outputs = blocks.universal_inverted_bottleneck(inputs, 32, 4.0, start, middle, name="b")
-    names = {layer.name for layer in keras.Model(inputs, outputs).layers}
+    model = keras.Model(inputs, blocks.universal_inverted_bottleneck(inputs, 32, 4.0, start, middle, name="b"))
+    names = {layer.name for layer in model.layers}
     assert all(f"b_{part}" in names for part in present) and not any(f"b_{part}" in names for part in absent)
     assert "b_add" in names and "b_start_act" not in names and "b_project_act" not in names
-    model = keras.Model(inputs, outputs)
     assert model.get_layer("b_expand").filters == 128
 
 
