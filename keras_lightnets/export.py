@@ -40,7 +40,7 @@ import numpy as np
 from keras_lightnets.calibration import calibration_samples, with_progress
 from keras_lightnets.files import atomic_target, check_output_path
 from keras_lightnets.litert import Comparison, compare, run_tflite, tflite_ops
-from keras_lightnets.rewrites import with_hard_swish
+from keras_lightnets.rewrites import absorb_channel_shuffle, with_hard_swish
 from keras_lightnets.validation import check_bool, check_choice, check_int
 
 __all__ = [
@@ -182,6 +182,7 @@ def to_tflite(
     progress: bool = False,
     check_data: Any = None,
     hard_swish: str = "auto",
+    absorb_shuffle: bool = True,
 ) -> TFLiteReport:
     """Convert ``model`` to a builtin-ops-only ``.tflite`` file.
 
@@ -207,6 +208,10 @@ def to_tflite(
             MUL/ADD ops in int8 files, where LiteRT's XNNPACK has no int8
             ``HARD_SWISH``: about 3x faster for MobileNetV3), ``"fused"`` or
             ``"decomposed"`` (see :class:`keras_lightnets.layers.HardSwish`).
+        absorb_shuffle: convert :func:`keras_lightnets.rewrites.absorb_channel_shuffle`'s
+            equal copy of the model, whose channel shuffles move no data
+            (ShuffleNetV2); False converts the shuffles as they are (a
+            ``TRANSPOSE`` between two ``RESHAPE`` ops each).
 
     Returns:
         A :class:`TFLiteReport` (path, quantization, size, op counts, input shape,
@@ -221,6 +226,7 @@ def to_tflite(
     num_calibration = check_int("num_calibration", num_calibration, low=1)
     check_bool("int8_io", int8_io)
     check_bool("progress", progress)
+    check_bool("absorb_shuffle", absorb_shuffle)
     shape = _input_shape(model, input_size)
     path = check_output_path(path, overwrite, suffix=".tflite")
     calibration = None
@@ -238,9 +244,12 @@ def to_tflite(
                 f"received {check_data.shape}."
             )
     if keras.backend.backend() == "tensorflow":
-        _convert_tflite(model, path, shape, quantization, calibration, int8_io, hard_swish)
+        _convert_tflite(model, path, shape, quantization, calibration, int8_io, hard_swish, absorb_shuffle)
     else:
-        options = dict(path=path, quantization=quantization, input_size=shape[1:3], int8_io=int8_io, hard_swish=hard_swish)
+        options = dict(
+            path=path, quantization=quantization, input_size=shape[1:3], int8_io=int8_io, hard_swish=hard_swish,
+            absorb_shuffle=absorb_shuffle,
+        )
         if calibration is not None:
             images = np.concatenate([sample for sample, in calibration()])
             options.update(representative_data=images, num_calibration=len(images))
@@ -264,12 +273,15 @@ def _convert_tflite(
     calibration: Any,
     int8_io: bool,
     hard_swish: str,
+    absorb_shuffle: bool,
 ) -> None:
     import tensorflow as tf
 
     options = _converter_options(quantization, calibration, int8_io)
     decompose = hard_swish == "decomposed" or (hard_swish == "auto" and quantization == "int8")
     graph = with_hard_swish(model, decompose)
+    if absorb_shuffle:
+        graph = absorb_channel_shuffle(graph)
     with atomic_target(path) as target:
         graph.export(
             target,

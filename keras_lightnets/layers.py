@@ -11,9 +11,10 @@ and the form the TFLite converter fuses into its ``HARD_SWISH`` kernel.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import keras
+import numpy as np
 from keras import layers, ops
 
 from keras_lightnets.validation import check_bool, check_choice, check_float, check_int
@@ -148,31 +149,65 @@ class ChannelShuffle(layers.Layer):
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class ChannelSplit(layers.Layer):
-    """Split a channels-last tensor into equal channel halves (ShuffleNetV2).
+    """Split a channels-last tensor into channel pieces: equal halves (ShuffleNetV2) or given sizes.
 
-    Returns ``[first_half, second_half]``. The channel count must be even.
+    With ``sizes=None`` returns ``[first_half, second_half]`` (one ``SPLIT`` op
+    in TFLite; the channel count must be even). With ``sizes`` returns one
+    piece per size, in order, each a plain slice (``STRIDED_SLICE`` in TFLite,
+    which LiteRT's XNNPACK runs; it does not run the ``SPLIT_V`` a sized
+    split would become). :func:`keras_lightnets.rewrites.absorb_channel_shuffle`
+    uses sizes to cut a convolution's output into the pieces it routes.
+
+    Args:
+        sizes: None, or the piece sizes (each >= 1), summing to the channel
+            count (checked when the layer is built).
 
     Example:
         >>> import numpy as np
         >>> left, right = ChannelSplit()(np.zeros((1, 4, 4, 6), "float32"))
         >>> tuple(left.shape), tuple(right.shape)
         ((1, 4, 4, 3), (1, 4, 4, 3))
+        >>> [tuple(p.shape) for p in ChannelSplit(sizes=(1, 5))(np.zeros((1, 4, 4, 6), "float32"))]
+        [(1, 4, 4, 1), (1, 4, 4, 5)]
     """
+
+    def __init__(self, sizes: Sequence[int] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if sizes is not None:
+            if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence) or not sizes:
+                raise TypeError(f"`sizes` must be None or a non-empty sequence of ints; received {sizes!r}.")
+            sizes = tuple(check_int("sizes", size, low=1) for size in sizes)
+        self.sizes = sizes
 
     def build(self, input_shape: tuple) -> None:
         channels = input_shape[-1]
-        if channels is None or channels % 2:
+        if self.sizes is None and (channels is None or channels % 2):
             raise ValueError(
                 f"ChannelSplit needs an even, known channel count; received input shape {input_shape}."
             )
+        if self.sizes is not None and sum(self.sizes) != channels:
+            raise ValueError(
+                f"ChannelSplit `sizes` {self.sizes} must sum to the channel count; received input shape "
+                f"{input_shape}."
+            )
         super().build(input_shape)
 
+    def _bounds(self, channels: int) -> list[tuple[int, int]]:
+        if self.sizes is None:
+            return [(0, channels // 2), (channels // 2, channels)]
+        ends = np.cumsum(self.sizes).tolist()
+        return list(zip([0, *ends[:-1]], ends))
+
     def call(self, inputs: Any) -> list[Any]:
-        return ops.split(inputs, 2, axis=-1)
+        if self.sizes is None:
+            return ops.split(inputs, 2, axis=-1)
+        return [inputs[..., start:stop] for start, stop in self._bounds(inputs.shape[-1])]
 
     def compute_output_shape(self, input_shape: tuple) -> list[tuple]:
-        half = (*input_shape[:-1], input_shape[-1] // 2)
-        return [half, half]
+        return [(*input_shape[:-1], stop - start) for start, stop in self._bounds(input_shape[-1])]
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "sizes": None if self.sizes is None else list(self.sizes)}
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)

@@ -14,7 +14,8 @@ from keras_lightnets.latency import median_seconds
 from keras_lightnets.validation import check_path
 
 __all__ = [
-    "Comparison", "compare", "run_tflite", "tflite_input_shape", "tflite_latency", "tflite_ops", "tflite_runner",
+    "Comparison", "Delegation", "compare", "run_tflite", "tflite_delegation", "tflite_input_shape", "tflite_latency",
+    "tflite_ops", "tflite_runner",
 ]
 
 
@@ -45,6 +46,52 @@ def tflite_ops(path: Any) -> dict[str, int]:
     """
     interpreter = _interpreter(path)
     return dict(collections.Counter(op["op_name"] for op in interpreter._get_ops_details()))
+
+
+@dataclasses.dataclass(frozen=True)
+class Delegation:
+    """How LiteRT's XNNPACK delegate took a ``.tflite`` file on this CPU."""
+
+    partitions: int  # DELEGATE nodes: runs of ops XNNPACK executes
+    undelegated: dict[str, int]  # op name -> count of ops left to LiteRT's own kernels
+
+
+def tflite_delegation(path: Any) -> Delegation:
+    """Which ops of a ``.tflite`` file the XNNPACK delegate runs, and in how many partitions.
+
+    After delegation the interpreter lists the original ops plus one
+    ``DELEGATE`` node per partition, whose outputs are the tensors it hands
+    back. An op is left to LiteRT when one of its outputs is not a delegate
+    output yet is needed outside the delegates: a model output, a delegate
+    input, or the input of another undelegated op. Each undelegated op
+    between delegated ones costs a partition boundary (a copy of its tensors
+    and LiteRT's slower reference kernel).
+
+    Args:
+        path: a ``.tflite`` file.
+
+    Example:
+        >>> tflite_delegation("v3_small_int8.tflite")  # doctest: +SKIP
+        Delegation(partitions=1, undelegated={})
+    """
+    interpreter = _interpreter(path, 2)
+    interpreter.allocate_tensors()
+    ops = interpreter._get_ops_details()
+    delegates = [op for op in ops if op["op_name"] == "DELEGATE"]
+    produced = {int(t) for op in delegates for t in op["outputs"]}
+    consumed = {int(t) for op in delegates for t in op["inputs"]}
+    wanted = consumed | {int(d["index"]) for d in interpreter.get_output_details()}
+    left: set[int] = set()
+    changed = True
+    while changed:  # grow the set of undelegated ops until no other output is needed outside
+        changed = False
+        needed = wanted | {int(t) for op in ops if op["index"] in left for t in op["inputs"]}
+        for op in ops:
+            if op["op_name"] != "DELEGATE" and op["index"] not in left and ({int(t) for t in op["outputs"]} - produced) & needed:
+                left.add(op["index"])
+                changed = True
+    names = collections.Counter(op["op_name"] for op in ops if op["index"] in left)
+    return Delegation(len(delegates), dict(names))
 
 
 def run_tflite(path: Any, x: Any, *, num_threads: int | None = None) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import keras
 import numpy as np
@@ -123,8 +124,8 @@ def np_channel_shuffle(x: np.ndarray, groups: int) -> np.ndarray:
     return out
 
 
-def tflite_op_counts(model: keras.Model) -> tuple[dict[str, int], list[int]]:
-    """Convert ``model`` with builtin ops only (:func:`to_tflite`, any backend); op counts and TRANSPOSE input ranks."""
+def tflite_op_counts(model: keras.Model, **options: Any) -> tuple[dict[str, int], list[int]]:
+    """Convert ``model`` with builtin ops only (:func:`to_tflite` with ``options``, any backend); op counts and TRANSPOSE input ranks."""
     import collections
     import tempfile
 
@@ -133,7 +134,7 @@ def tflite_op_counts(model: keras.Model) -> tuple[dict[str, int], list[int]]:
     from keras_lightnets.export import to_tflite
 
     with tempfile.TemporaryDirectory() as folder:
-        path = to_tflite(model, os.path.join(folder, "model.tflite")).path
+        path = to_tflite(model, os.path.join(folder, "model.tflite"), **options).path
         interpreter = Interpreter(model_path=path)
     ops = interpreter._get_ops_details()
     tensors = {t["index"]: t for t in interpreter.get_tensor_details()}

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from keras_lightnets.data import digits
+from keras_lightnets.export import run_tflite, to_tflite
 from keras_lightnets.train import NonFiniteLossError, fit, make_optimizer
 
 # Digits at 32x32, AdamW 3e-3 cosine with a 1-epoch warm-up, label smoothing 0.1,
@@ -38,10 +39,20 @@ def plain_digits():
 
 
 @pytest.mark.parametrize("name, epochs, batch", FAMILIES, ids=[f[0] for f in FAMILIES])
-def test_family_reaches_90_percent_on_digits(name, epochs, batch, plain_digits):
-    result = fit(name, plain_digits[batch], epochs=epochs, verbose=0, dropout=0.2)
+def test_family_reaches_90_percent_on_digits(name, epochs, batch, plain_digits, tmp_path):
+    data = plain_digits[batch]
+    result = fit(name, data, epochs=epochs, verbose=0, dropout=0.2)
     assert result.test_accuracy >= 0.90, (name, result.test_accuracy, result.history["val_accuracy"])
     assert result.epochs_run == epochs
+    if name.startswith("shufflenet_v2"):  # the int8 file with absorbed shuffles (the default) against one without
+        images, labels = data.arrays("test")
+        accuracy = {}
+        for absorb in (True, False):
+            path = tmp_path / f"absorb_{absorb}.tflite"
+            to_tflite(result.model, path, "int8", data.calibration, num_calibration=100, absorb_shuffle=absorb)
+            accuracy[absorb] = float(np.mean(run_tflite(path, images).argmax(-1) == labels))
+        assert abs(accuracy[True] - accuracy[False]) <= 0.005, accuracy
+        assert accuracy[True] >= 0.90, accuracy
 
 
 def test_mobilenet_v3_small_reaches_90_percent(trained_v3_small):
