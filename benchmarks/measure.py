@@ -17,7 +17,7 @@ import numpy as np
 
 from keras_lightnets.export import to_tflite
 from keras_lightnets.layers import ChannelShuffle
-from keras_lightnets.litert import tflite_ops, tflite_runner
+from keras_lightnets.litert import tflite_delegation, tflite_ops, tflite_runner
 from keras_lightnets.registry import create_model
 from keras_lightnets.testing import realistic_weights
 
@@ -86,7 +86,7 @@ def train_step(model: keras.Model, batch: int, size: int) -> Callable[[], Any]:
     return lambda: model.train_on_batch(x, y)
 
 
-def convert(model: keras.Model, path: str, quantization: str, size: int) -> dict[str, Any]:
+def convert(model: keras.Model, path: str, quantization: str, size: int, absorb_shuffle: bool = True) -> dict[str, Any]:
     calibration = np.random.default_rng(1).uniform(0, 255, (8, size, size, 3)).astype("float32")
     if not any(isinstance(layer, keras.layers.Rescaling) for layer in model.layers):
         calibration = calibration / 127.5 - 1.0
@@ -97,8 +97,15 @@ def convert(model: keras.Model, path: str, quantization: str, size: int) -> dict
         representative_data=calibration if quantization == "int8" else None,
         num_calibration=8,
         overwrite=True,
+        absorb_shuffle=absorb_shuffle,
     )
-    return {"size_mb": report.size_bytes / 1e6, "ops": tflite_ops(path)}
+    delegation = tflite_delegation(path)
+    return {
+        "size_mb": report.size_bytes / 1e6,
+        "ops": tflite_ops(path),
+        "partitions": delegation.partitions,
+        "undelegated": delegation.undelegated,
+    }
 
 
 def matmul_peak(size: int = 4096, runs: int = 5) -> float:
@@ -130,18 +137,25 @@ def growth_exponent(pixels: list[float], seconds: list[float]) -> float:
 
 
 def tflite_latencies(
-    models: dict[str, keras.Model], folder: str, quantization: str, size: int, runs: int, threads: int
+    models: dict[str, keras.Model],
+    folder: str,
+    quantization: str,
+    size: int,
+    runs: int,
+    threads: int,
+    kept: frozenset[str] = frozenset(),
 ) -> dict[str, dict[str, Any]]:
     """Convert each model and time the files interleaved; name -> figures.
 
     Models whose input size is fixed are converted (and calibrated) at their own
-    size; ``size`` serves the others.
+    size; ``size`` serves the others. Models named in ``kept`` are converted
+    with their channel shuffles as they are (``absorb_shuffle=False``).
     """
     out: dict[str, dict[str, Any]] = {}
     for name, model in models.items():
         own = model.input_shape[1] or size
         path = os.path.join(folder, f"{name}_{own}_{quantization}.tflite")
-        out[name] = convert(model, path, quantization, own) | {"path": path}
+        out[name] = convert(model, path, quantization, own, absorb_shuffle=name not in kept) | {"path": path}
     names = list(out)
     medians = interleaved([tflite_runner(out[n]["path"], threads) for n in names], runs, max(2, runs // 5))
     for name, seconds in zip(names, medians):

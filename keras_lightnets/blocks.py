@@ -467,7 +467,8 @@ def shuffle_unit(
     3x3 depthwise (stride) -> BN (no ReLU) -> 1x1 group conv -> BN. At stride 1
     the input is added and ReLU applied; at stride 2 the main branch produces
     ``out_channels - in_channels`` channels and is concatenated after a 3x3
-    stride-2 average pool of the input, then ReLU.
+    stride-2 average pool of the input, then ReLU (applied to both parts
+    before the concatenation: the same function, fewer ops in int8 files).
 
     Args:
         x: a 4-D channels-last tensor.
@@ -524,13 +525,15 @@ def shuffle_unit(
         y, None, 3, strides, depthwise=True, dilation_rate=dilation_rate, padding=padding,
         name=f"{name}_depthwise", **norm,
     )
-    y = conv_block(y, main_channels, 1, groups=groups, name=f"{name}_gconv2", **norm)
     if not downsample:
-        y = layers.Add(name=f"{name}_add")([x, y])
-    else:
-        pooled = pool_block(x, "avg", 3, strides, padding=padding, name=f"{name}_pool")
-        y = layers.Concatenate(name=f"{name}_concat")([pooled, y])
-    return layers.ReLU(name=f"{name}_relu")(y)
+        y = conv_block(y, main_channels, 1, groups=groups, name=f"{name}_gconv2", **norm)
+        return layers.ReLU(name=f"{name}_relu")(layers.Add(name=f"{name}_add")([x, y]))
+    # ReLU(concat(a, b)) = concat(ReLU(a), ReLU(b)): each ReLU fuses into the op before it
+    # (a lone int8 RELU after the concatenation is not run by LiteRT's XNNPACK).
+    y = conv_block(y, main_channels, 1, groups=groups, activation="relu", name=f"{name}_gconv2", **norm)
+    pooled = pool_block(x, "avg", 3, strides, padding=padding, name=f"{name}_pool")
+    pooled = layers.ReLU(name=f"{name}_pool_relu")(pooled)
+    return layers.Concatenate(name=f"{name}_concat")([pooled, y])
 
 
 def shuffle_v2_unit(

@@ -40,7 +40,7 @@ import numpy as np
 from keras_lightnets.calibration import calibration_samples, with_progress
 from keras_lightnets.files import atomic_target, check_output_path
 from keras_lightnets.litert import Comparison, compare, run_tflite, tflite_ops
-from keras_lightnets.rewrites import absorb_channel_shuffle, with_hard_swish
+from keras_lightnets.rewrites import absorb_channel_shuffle, with_spellings
 from keras_lightnets.validation import check_bool, check_choice, check_int
 
 __all__ = [
@@ -191,7 +191,10 @@ def to_tflite(
         path: output file ending in ``.tflite`` (its folder must exist).
         quantization: ``"float32"``; ``"float16"`` (float16 weights);
             ``"dynamic"`` (int8 weights, float activations); ``"int8"`` (full
-            integer: int8 weights and activations, calibrated).
+            integer: int8 weights and activations, calibrated; average pooling
+            is written as a depthwise convolution and a ``MUL``, which
+            LiteRT's XNNPACK runs in int8, see
+            :class:`keras_lightnets.layers.AveragePooling2D`).
         representative_data: calibration images for int8: an array
             (N, H, W, C), a ``tf.data.Dataset`` or iterable of arrays or
             ``(images, labels)``, batched or not, preprocessed as the model expects.
@@ -279,7 +282,7 @@ def _convert_tflite(
 
     options = _converter_options(quantization, calibration, int8_io)
     decompose = hard_swish == "decomposed" or (hard_swish == "auto" and quantization == "int8")
-    graph = with_hard_swish(model, decompose)
+    graph = with_spellings(model, hard_swish=decompose, average_pooling=quantization == "int8")
     if absorb_shuffle:
         graph = absorb_channel_shuffle(graph)
     with atomic_target(path) as target:

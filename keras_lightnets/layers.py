@@ -222,6 +222,18 @@ class AveragePooling2D(layers.AveragePooling2D):
     count of real pixels; elsewhere it is Keras' layer unchanged (and exports
     as one ``AVERAGE_POOL_2D``).
 
+    Args:
+        decomposed: compute the same averages as a depthwise convolution with
+            weights ``1 / window`` times a constant map ``window / count`` of
+            real pixels per window (1 inside, more at ``"same"`` borders).
+            Full-integer files need it: LiteRT's XNNPACK runs no int8
+            ``AVERAGE_POOL_2D`` and splits the graph around each one; it runs
+            int8 ``DEPTHWISE_CONV_2D`` and ``MUL``, and fuses a following
+            ReLU into the ``MUL``. :func:`keras_lightnets.export.to_tflite`
+            switches it on for int8.
+        **kwargs: ``keras.layers.AveragePooling2D`` arguments (``pool_size``,
+            ``strides``, ``padding``, ``name``).
+
     Example:
         >>> import numpy as np
         >>> x = np.arange(16, dtype="float32").reshape(1, 4, 4, 1)
@@ -229,18 +241,48 @@ class AveragePooling2D(layers.AveragePooling2D):
         [[5.0, 6.5], [11.0, 12.5]]
     """
 
-    def call(self, inputs: Any) -> Any:
-        if keras.backend.backend() != "torch" or self.padding != "same":
-            return super().call(inputs)
+    def __init__(self, *args: Any, decomposed: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.decomposed = check_bool("decomposed", decomposed)
+
+    def _same_pads(self, inputs: Any) -> list[tuple[int, int]]:
+        """TensorFlow's ``"same"`` padding: ``total // 2`` before, the rest after."""
         pads = [(0, 0)]
         for axis in (1, 2):
             size, window, stride = inputs.shape[axis], self.pool_size[axis - 1], self.strides[axis - 1]
             total = max((-(-size // stride) - 1) * stride + window - size, 0)
             pads.append((total // 2, total - total // 2))
-        pads.append((0, 0))
+        return [*pads, (0, 0)]
+
+    def _counts(self, height: int, width: int) -> np.ndarray:
+        """Real pixels in each ``"same"`` window, shape (1, out_height, out_width, 1)."""
+        counts = []
+        for size, window, stride in zip((height, width), self.pool_size, self.strides):
+            before = max((-(-size // stride) - 1) * stride + window - size, 0) // 2
+            starts = np.arange(-(-size // stride)) * stride - before
+            counts.append(np.minimum(starts + window, size) - np.maximum(starts, 0))
+        return np.outer(*counts)[None, :, :, None].astype("float32")
+
+    def call(self, inputs: Any) -> Any:
+        if self.decomposed:
+            window = self.pool_size[0] * self.pool_size[1]
+            kernel = ops.full((*self.pool_size, inputs.shape[-1], 1), 1.0 / window, dtype=inputs.dtype)
+            if self.padding == "valid":
+                return ops.depthwise_conv(inputs, kernel, self.strides, "valid")
+            means = ops.depthwise_conv(ops.pad(inputs, self._same_pads(inputs)), kernel, self.strides, "valid")
+            if None in inputs.shape[1:3]:
+                ones = ops.pad(ops.ones_like(inputs[..., :1]), self._same_pads(inputs))
+                return means / ops.depthwise_conv(ones, kernel[..., :1, :], self.strides, "valid")
+            return means * ops.cast(window / self._counts(*inputs.shape[1:3]), inputs.dtype)
+        if keras.backend.backend() != "torch" or self.padding != "same":
+            return super().call(inputs)
+        pads = self._same_pads(inputs)
         sums = ops.average_pool(ops.pad(inputs, pads), self.pool_size, self.strides, "valid")
         counts = ops.average_pool(ops.pad(ops.ones_like(inputs[..., :1]), pads), self.pool_size, self.strides, "valid")
         return sums / counts
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "decomposed": self.decomposed}
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)

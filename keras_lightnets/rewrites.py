@@ -10,38 +10,45 @@ import numpy as np
 from keras import layers
 
 from keras_lightnets.layers import AveragePooling2D, ChannelShuffle, ChannelSplit, HardSigmoid, HardSwish
-from keras_lightnets.validation import check_int
+from keras_lightnets.validation import check_bool, check_int
 
-__all__ = ["absorb_channel_shuffle", "with_hard_swish"]
+__all__ = ["absorb_channel_shuffle", "with_spellings"]
 
 
-def _hard_swishes(model: keras.Model) -> Iterator[HardSwish]:
+def _spelled(model: keras.Model) -> Iterator[keras.layers.Layer]:
+    """The layers of ``model`` (nested models included) that have a ``decomposed`` spelling."""
     for layer in model.layers:
-        if isinstance(layer, HardSwish):
+        if isinstance(layer, (HardSwish, AveragePooling2D)):
             yield layer
         elif isinstance(layer, keras.Model):
-            yield from _hard_swishes(layer)
+            yield from _spelled(layer)
 
 
-def with_hard_swish(model: keras.Model, decomposed: bool) -> keras.Model:
-    """``model``, or an equal copy (same weights) whose HardSwish layers have ``decomposed``.
+def with_spellings(model: keras.Model, *, hard_swish: bool, average_pooling: bool) -> keras.Model:
+    """``model``, or an equal copy (same weights) whose layers use the chosen export spellings.
 
     Args:
         model: a Keras model (nested models are rewritten too).
-        decomposed: the spelling of hard-swish in exported files (see
-            :class:`keras_lightnets.layers.HardSwish`).
+        hard_swish: ``decomposed`` for every :class:`~keras_lightnets.layers.HardSwish`
+            (MUL/ADD ops instead of one ``HARD_SWISH``).
+        average_pooling: ``decomposed`` for every
+            :class:`~keras_lightnets.layers.AveragePooling2D` (a depthwise
+            convolution and a ``MUL`` instead of ``AVERAGE_POOL_2D``).
 
     Example:
-        >>> int8_graph = with_hard_swish(model, decomposed=True)  # doctest: +SKIP
+        >>> int8_graph = with_spellings(model, hard_swish=True, average_pooling=True)  # doctest: +SKIP
     """
-    if all(layer.decomposed == decomposed for layer in _hard_swishes(model)):
+    check_bool("hard_swish", hard_swish)
+    check_bool("average_pooling", average_pooling)
+    wanted = {HardSwish: hard_swish, AveragePooling2D: average_pooling}
+    if all(layer.decomposed == wanted[type(layer)] for layer in _spelled(model)):
         return model
 
     def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
-        if isinstance(layer, HardSwish):
-            return HardSwish.from_config({**layer.get_config(), "decomposed": decomposed})
+        if type(layer) in wanted:
+            return layer.__class__.from_config({**layer.get_config(), "decomposed": wanted[type(layer)]})
         if isinstance(layer, keras.Model):
-            return with_hard_swish(layer, decomposed)
+            return with_spellings(layer, hard_swish=hard_swish, average_pooling=average_pooling)
         return layer.__class__.from_config(layer.get_config())
 
     copy = keras.models.clone_model(model, clone_function=clone)

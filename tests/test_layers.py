@@ -7,8 +7,8 @@ import numpy as np
 from keras.ops import convert_to_numpy as to_numpy
 import pytest
 
-from keras_lightnets.layers import HardSigmoid, HardSwish, activation_layer
-from tests.helpers import np_hard_sigmoid, np_hard_swish
+from keras_lightnets.layers import AveragePooling2D, HardSigmoid, HardSwish, activation_layer
+from tests.helpers import np_avg_pool_same, np_hard_sigmoid, np_hard_swish
 
 pytestmark = pytest.mark.backends  # runs on every Keras backend (README test command)
 
@@ -28,6 +28,28 @@ def test_decomposed_hard_swish_is_the_same_function():
     assert restored.decomposed is True
     with pytest.raises(TypeError, match="`decomposed`"):
         HardSwish(decomposed="yes")
+
+
+@pytest.mark.parametrize("shape", [(7, 5, 3), (8, 8, 4), (13, 8, 2), (6, 6, 1)])
+@pytest.mark.parametrize("decomposed", [False, True])
+def test_average_pooling_same_excludes_padding_in_both_spellings(shape, decomposed, rng):
+    x = rng.normal(size=(2, *shape)).astype("float32")
+    expected = np.stack([np_avg_pool_same(image.astype(np.float64)) for image in x])
+    layer = AveragePooling2D(3, 2, padding="same", decomposed=decomposed)
+    np.testing.assert_allclose(to_numpy(layer(x)), expected, atol=1e-6)
+    inputs = keras.Input((None, None, shape[-1]))  # unknown size: the counts are computed, not a constant
+    dynamic = keras.Model(inputs, AveragePooling2D(3, 2, padding="same", decomposed=decomposed)(inputs))
+    np.testing.assert_allclose(to_numpy(dynamic(x)), expected, atol=1e-6)
+    valid = AveragePooling2D(3, 2, padding="valid", decomposed=decomposed)(x)
+    np.testing.assert_allclose(to_numpy(valid), to_numpy(keras.layers.AveragePooling2D(3, 2)(x)), atol=1e-6)
+
+
+def test_decomposed_average_pooling_serializes_and_validates():
+    layer = AveragePooling2D(3, 2, padding="same", decomposed=True)
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer), safe_mode=True)
+    assert restored.decomposed is True and restored.pool_size == (3, 3)
+    with pytest.raises(TypeError, match="`decomposed`"):
+        AveragePooling2D(3, 2, decomposed=1)
 
 
 def test_hard_sigmoid_is_not_keras2_style_slope():
