@@ -32,7 +32,9 @@ from benchmarks.measure import (
     without_shuffle,
 )
 from benchmarks.report import write_report
+from benchmarks.streaming import machine
 from keras_lightnets import MobileNetV2, count_macs, create_model
+from keras_lightnets.testing import realistic_weights
 from keras_lightnets.validation import argparse_int
 
 
@@ -137,14 +139,21 @@ def _shufflenets(s: dict[str, Any], folder: str) -> dict[str, Any]:
     for name in s["shufflenets"]:
         peer = SHUFFLE_PEERS[name]
         model, other = create_model(name, input_shape=shape), create_model(peer, input_shape=shape)
+        realistic_weights(model)
         entry: dict[str, Any] = {"peer": peer, "macs": count_macs(model), "peer_macs": count_macs(other)}
+        kept, plain = f"{name}_kept", f"{name}_noshuffle"
         for quantization in s["shuffle_quantizations"]:
-            timed = tflite_latencies({name: model, peer: other}, folder, quantization, s["size"], s["runs"], s["threads"])
+            timed = tflite_latencies(
+                {name: model, kept: model, plain: without_shuffle(model), peer: other},
+                folder, quantization, s["size"], s["runs"], s["threads"], kept=frozenset({kept}),
+            )
             entry[f"{quantization}_ms"] = [timed[name]["ms"], timed[peer]["ms"]]
-        plain = tflite_latencies(
-            {name: model, f"{name}_noshuffle": without_shuffle(model)}, folder, "float32", s["size"], s["runs"], s["threads"]
-        )
-        entry["shuffle_share"] = 1.0 - plain[f"{name}_noshuffle"]["ms"] / plain[name]["ms"]
+            entry[f"{quantization}_kept_ms"] = timed[kept]["ms"]
+            entry[f"{quantization}_noshuffle_ms"] = timed[plain]["ms"]
+            entry[f"{quantization}_ops"] = timed[name]["ops"]
+        entry["shuffle_share"] = 1.0 - entry["float32_noshuffle_ms"] / entry["float32_ms"][0]
+        entry["kept_shuffle_share"] = 1.0 - entry["float32_noshuffle_ms"] / entry["float32_kept_ms"]
+        entry["absorbed_over_kept"] = entry["float32_ms"][0] / entry["float32_kept_ms"]
         out[name] = entry
     return out
 
@@ -152,7 +161,7 @@ def _shufflenets(s: dict[str, Any], folder: str) -> dict[str, Any]:
 def measure(s: dict[str, Any]) -> dict[str, Any]:
     results: dict[str, Any] = {
         "machine": {
-            "cpus": os.cpu_count(),
+            **machine(),
             "platform": platform.platform(),
             "python": platform.python_version(),
             "tensorflow": tf.__version__,

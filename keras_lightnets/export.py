@@ -40,7 +40,7 @@ import numpy as np
 from keras_lightnets.calibration import calibration_samples, with_progress
 from keras_lightnets.files import atomic_target, check_output_path
 from keras_lightnets.litert import Comparison, compare, run_tflite, tflite_ops
-from keras_lightnets.rewrites import absorb_channel_shuffle, with_spellings
+from keras_lightnets.rewrites import absorb_channel_shuffle, densify_group_convolutions, with_spellings
 from keras_lightnets.validation import check_bool, check_choice, check_int
 
 __all__ = [
@@ -211,10 +211,14 @@ def to_tflite(
             MUL/ADD ops in int8 files, where LiteRT's XNNPACK has no int8
             ``HARD_SWISH``: about 3x faster for MobileNetV3), ``"fused"`` or
             ``"decomposed"`` (see :class:`keras_lightnets.layers.HardSwish`).
-        absorb_shuffle: convert :func:`keras_lightnets.rewrites.absorb_channel_shuffle`'s
-            equal copy of the model, whose channel shuffles move no data
-            (ShuffleNetV2); False converts the shuffles as they are (a
-            ``TRANSPOSE`` between two ``RESHAPE`` ops each).
+        absorb_shuffle: convert an equal copy of the model whose channel
+            shuffles move no data where the graph allows
+            (:func:`keras_lightnets.rewrites.absorb_channel_shuffle`; grouped
+            convolutions with <= 8 channels per group are written dense first,
+            :func:`~keras_lightnets.rewrites.densify_group_convolutions`, so
+            that small ShuffleNetV1s lose their shuffles too); False converts
+            the shuffles as they are (a ``TRANSPOSE`` between two ``RESHAPE``
+            ops each).
 
     Returns:
         A :class:`TFLiteReport` (path, quantization, size, op counts, input shape,
@@ -284,7 +288,7 @@ def _convert_tflite(
     decompose = hard_swish == "decomposed" or (hard_swish == "auto" and quantization == "int8")
     graph = with_spellings(model, hard_swish=decompose, average_pooling=quantization == "int8")
     if absorb_shuffle:
-        graph = absorb_channel_shuffle(graph)
+        graph = absorb_channel_shuffle(densify_group_convolutions(graph))
     with atomic_target(path) as target:
         graph.export(
             target,

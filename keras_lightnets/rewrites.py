@@ -12,7 +12,7 @@ from keras import layers
 from keras_lightnets.layers import AveragePooling2D, ChannelShuffle, ChannelSplit, HardSigmoid, HardSwish
 from keras_lightnets.validation import check_bool, check_int
 
-__all__ = ["absorb_channel_shuffle", "with_spellings"]
+__all__ = ["absorb_channel_shuffle", "densify_group_convolutions", "with_spellings"]
 
 
 def _spelled(model: keras.Model) -> Iterator[keras.layers.Layer]:
@@ -53,6 +53,59 @@ def with_spellings(model: keras.Model, *, hard_swish: bool, average_pooling: boo
 
     copy = keras.models.clone_model(model, clone_function=clone)
     copy.set_weights(model.get_weights())
+    return copy
+
+
+def densify_group_convolutions(model: keras.Model, max_group_channels: int = 8) -> keras.Model:
+    """``model``, or an equal copy whose narrow grouped convolutions are dense (block-diagonal weights).
+
+    A grouped ``Conv2D`` with at most ``max_group_channels`` input channels per
+    group becomes a plain ``Conv2D`` whose kernel holds each group's weights on
+    the diagonal and zeros elsewhere: the same function, ``groups`` times the
+    multiply-adds of that layer, but one dense matrix product instead of many
+    tiny ones (slow in LiteRT's XNNPACK, in int8 most of all), and a layer
+    that takes its input channels in any order, so that
+    :func:`absorb_channel_shuffle` can absorb the shuffle before it
+    (ShuffleNetV1 at small widths).
+
+    Args:
+        model: a functional Keras model (nested models are left as they are).
+        max_group_channels: the widest group (>= 1 input channels) to densify.
+
+    Example:
+        >>> from keras_lightnets import ShuffleNetV1
+        >>> model = ShuffleNetV1(groups=8, scale=0.25, input_shape=(224, 224, 3))
+        >>> dense = densify_group_convolutions(model)
+        >>> dense.get_layer("stage2_unit2_gconv2").groups
+        1
+    """
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"`model` must be a keras.Model; received {type(model).__name__}.")
+    max_group_channels = check_int("max_group_channels", max_group_channels, low=1)
+
+    def narrow(layer: keras.layers.Layer) -> bool:
+        return type(layer) is layers.Conv2D and layer.groups > 1 and layer.kernel.shape[2] <= max_group_channels
+
+    if not any(narrow(layer) for layer in model.layers):
+        return model
+
+    def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
+        config = layer.get_config()
+        return layer.__class__.from_config({**config, "groups": 1} if narrow(layer) else config)
+
+    copy = keras.models.clone_model(model, clone_function=clone)
+    for layer in model.layers:
+        weights = layer.get_weights()
+        if narrow(layer):
+            kernel, groups = weights[0], layer.groups
+            inputs, outputs = kernel.shape[2], kernel.shape[3] // groups
+            dense = np.zeros((*kernel.shape[:2], inputs * groups, kernel.shape[3]), kernel.dtype)
+            for group in range(groups):
+                columns = slice(group * outputs, (group + 1) * outputs)
+                dense[:, :, group * inputs:(group + 1) * inputs, columns] = kernel[:, :, :, columns]
+            weights = [dense, *weights[1:]]
+        if weights:
+            copy.get_layer(layer.name).set_weights(weights)
     return copy
 
 

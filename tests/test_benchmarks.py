@@ -57,8 +57,12 @@ def test_quick_run_figures_are_complete_and_finite(quick_run):
     scaling = results["scaling"]
     assert len(scaling["size"]["tflite_float32_ms"]) == len(scaling["size"]["sizes"])
     assert math.isfinite(scaling["size"]["exponent"])
-    share = results["shufflenets"]["shufflenet_v2_x0_5"]["shuffle_share"]
+    entry = results["shufflenets"]["shufflenet_v2_x0_5"]
+    share = entry["shuffle_share"]
     assert math.isfinite(share) and share < 1.0  # a share of time; 3 quick runs beside another worker are noisy
+    assert entry["absorbed_over_kept"] == pytest.approx(entry["float32_ms"][0] / entry["float32_kept_ms"])
+    assert "TRANSPOSE" in entry["float32_ops"] or "CONV_2D" in entry["float32_ops"]
+    assert results["machine"]["cpu"] and isinstance(results["machine"]["flags"], list)
 
 
 def test_quick_run_report_has_the_tables(quick_run):
@@ -133,3 +137,20 @@ def test_mobilenet_v4_benchmark_smoke_run(tmp_path):
     assert row["float32_flex_ops"] == [] == row["int8_flex_ops"]
     assert all(row[k] > 0 for k in ("float32_ms", "int8_ms", "peer_float32_ms", "peer_int8_ms"))
     assert "`mobilenet_v4_conv_small`" in (output / "mobilenet_v4.md").read_text()
+
+
+def test_int8_benchmark_smoke_run(tmp_path):
+    """The all-models int8 table: the ratio is the rounds' int8 / float32 and the delegation is reported."""
+    from benchmarks.int8 import main as int8
+
+    output = tmp_path / "results"
+    argv = ["--models", "shufflenet_v1_g3_x0_25", "mobilenet_v1_025", "--size", "64", "--runs", "3", "--trials", "2",
+            "--output", str(output)]
+    assert int8(argv) == 0
+    rows = json.loads((output / "int8.json").read_text())["rows"]
+    assert [r["model"] for r in rows] == ["shufflenet_v1_g3_x0_25", "mobilenet_v1_025"]
+    for row in rows:
+        assert len(row["ratios"]) == 2 and row["int8_over_float32"] == pytest.approx(sorted(row["ratios"])[0] / 2 + sorted(row["ratios"])[1] / 2)
+        assert row["float32_partitions"] == 1 and row["int8_undelegated"] == {"SOFTMAX": 1}  # pooling runs in XNNPACK
+    text = (output / "int8.md").read_text()
+    assert "`shufflenet_v1_g3_x0_25`" in text and "partitions" in text

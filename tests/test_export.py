@@ -12,6 +12,7 @@ import tensorflow as tf
 from keras_lightnets import MobileNetV3Large, MobileNetV3Small, ShuffleNetV2
 from keras_lightnets.calibration import calibration_samples
 from keras_lightnets.export import compare, run_tflite, tflite_ops, to_onnx, to_saved_model, to_tflite
+from keras_lightnets.litert import tflite_delegation
 from keras_lightnets.testing import realistic_weights
 from tests.helpers import SMALL_FAMILIES as FAMILIES, SMALL_FAMILY_IDS as IDS
 
@@ -58,7 +59,8 @@ def test_float32_tflite_is_builtin_exact_and_lean(build, kwargs, tmp_path):
 def test_channel_shuffle_transposes_are_rank_3(tmp_path):
     from ai_edge_litert.interpreter import Interpreter
 
-    path = to_tflite(ShuffleNetV2(scale=0.5, input_shape=(64, 64, 3)), tmp_path / "s.tflite").path
+    model = ShuffleNetV2(scale=0.5, input_shape=(64, 64, 3))
+    path = to_tflite(model, tmp_path / "s.tflite", absorb_shuffle=False).path  # the shuffles as they are
     interpreter = Interpreter(model_path=path)
     tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
     ranks = [
@@ -196,6 +198,7 @@ def test_existing_file_is_kept_and_failure_leaves_nothing(tmp_path, monkeypatch)
         (dict(input_size=16), ValueError, "input_size"),
         (dict(input_size=(64, 64)), ValueError, "input_size"),
         (dict(hard_swish="fast"), ValueError, r"`hard_swish`.*'fast'"),
+        (dict(absorb_shuffle="yes"), TypeError, "absorb_shuffle"),
     ],
 )
 def test_bad_tflite_arguments_leave_no_file(kwargs, error, pattern, tmp_path):
@@ -253,3 +256,16 @@ def test_hard_swish_option_leaves_the_model_untouched(tmp_path, rng):
     assert len(layers) == 19 and not any(layer.decomposed for layer in layers)
     assert "HARD_SWISH" not in decomposed.ops and fused.ops["HARD_SWISH"] == 19
     assert "HARD_SWISH" not in forced.ops and forced.comparison.relative_error < 1e-4
+
+
+@pytest.mark.parametrize("inputs, undelegated, partitions", [(5, {}, 1), (6, {"CONCATENATION": 1}, 2)])
+def test_delegation_names_what_xnnpack_leaves(inputs, undelegated, partitions, tmp_path, rng):
+    # LiteRT's XNNPACK delegate concatenates 2-5 inputs; a 6-input CONCATENATION stays with
+    # LiteRT's kernel and splits the graph into a delegated part before it and one after.
+    image = keras.Input((8, 8, 3))
+    pieces = [keras.layers.Conv2D(2, 1, name=f"piece{i}")(image) for i in range(inputs)]
+    joined = keras.layers.Concatenate()(pieces)
+    model = keras.Model(image, keras.layers.Conv2D(4, 1)(joined))
+    path = to_tflite(model, tmp_path / "m.tflite").path
+    delegation = tflite_delegation(path)
+    assert delegation.undelegated == undelegated and delegation.partitions == partitions

@@ -11,7 +11,7 @@ from keras_lightnets.blocks import conv_block
 from keras_lightnets.export import run_tflite, to_tflite
 from keras_lightnets.layers import ChannelShuffle, ChannelSplit
 from keras_lightnets.litert import tflite_delegation, tflite_ops
-from keras_lightnets.rewrites import absorb_channel_shuffle
+from keras_lightnets.rewrites import absorb_channel_shuffle, densify_group_convolutions
 from keras_lightnets.testing import realistic_weights, relative_error
 
 
@@ -114,6 +114,35 @@ def test_features_only_keeps_the_shuffles_an_output_needs():
 def test_grouped_convolutions_keep_shufflenet_v1_unchanged():
     model = ShuffleNetV1(groups=3, input_shape=(64, 64, 3))
     assert absorb_channel_shuffle(model) is model
+
+
+def test_narrow_group_convolutions_become_dense_and_lose_their_shuffles(tmp_path, rng):
+    model = ShuffleNetV1(groups=8, scale=0.25, input_shape=(64, 64, 3), classifier_activation=None)
+    realistic_weights(model, seed=5)
+    dense = densify_group_convolutions(model)
+    narrow = {l.name for l in _layers(model, keras.layers.Conv2D) if l.groups > 1 and l.kernel.shape[2] <= 8}
+    assert narrow and all(dense.get_layer(name).groups == 1 for name in narrow)
+    wide = {l.name for l in _layers(model, keras.layers.Conv2D) if l.groups > 1} - narrow
+    assert all(dense.get_layer(name).groups == 8 for name in wide)
+    # Block-diagonal: group g's input rows meet only group g's output columns.
+    original = model.get_layer("stage2_unit2_gconv2").kernel.numpy()  # (1, 1, 3, 96): 3 inputs, 12 outputs per group
+    kernel = dense.get_layer("stage2_unit2_gconv2").kernel.numpy()
+    ins, outs = original.shape[2], original.shape[3] // 8
+    assert kernel.shape == (1, 1, 8 * ins, 8 * outs)
+    for g in range(8):
+        block = kernel[0, 0, ins * g:ins * (g + 1)]
+        np.testing.assert_array_equal(block[:, outs * g:outs * (g + 1)], original[0, 0, :, outs * g:outs * (g + 1)])
+        assert not np.delete(block, np.s_[outs * g:outs * (g + 1)], axis=1).any()
+    absorbed = absorb_channel_shuffle(dense, max_parts=None)
+    kept = {l.name for l in _layers(absorbed, ChannelShuffle)}
+    assert kept == {f"stage4_unit{u}_shuffle" for u in range(1, 5)}  # stage 4's gconv2 has 12 inputs per group
+    x = rng.uniform(-1, 1, (2, 64, 64, 3)).astype("float32")
+    assert relative_error(absorbed.predict(x, verbose=0), model.predict(x, verbose=0)) < 1e-5
+    assert densify_group_convolutions(model, max_group_channels=2) is model  # no group is that narrow
+    with pytest.raises(ValueError, match="max_group_channels"):
+        densify_group_convolutions(model, max_group_channels=0)
+    with pytest.raises(TypeError, match="keras.Model"):
+        densify_group_convolutions("model")
 
 
 def test_one_by_one_conv_absorbs_a_shuffle_and_an_add_does_not(rng):
