@@ -29,14 +29,13 @@ from typing import Any, Iterator, Sequence
 import keras
 from keras import ops
 
-from benchmarks.measure import interleaved
+from benchmarks.measure import interleaved, timing_arguments
 from benchmarks.streaming import machine, write_results
 from keras_lightnets import create_model
 from keras_lightnets.export import to_tflite
 from keras_lightnets.layers import HardSwish
 from keras_lightnets.litert import tflite_ops, tflite_runner
 from keras_lightnets.testing import realistic_weights
-from keras_lightnets.validation import argparse_int
 
 SPELLINGS = {
     "fused": lambda x: x * ops.relu6(x + 3.0) * (1.0 / 6.0),
@@ -79,11 +78,7 @@ def measure(name: str, size: int, quantization: str, runs: int, trials: int, thr
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.hard_swish", description=__doc__)
     parser.add_argument("--models", nargs="+", default=["mobilenet_v3_small", "mobilenet_v3_large"])
-    parser.add_argument("--size", type=argparse_int(32, "--size"), default=224)
-    parser.add_argument("--runs", type=argparse_int(3, "--runs"), default=30)
-    parser.add_argument("--trials", type=argparse_int(1, "--trials"), default=3)
-    parser.add_argument("--threads", type=argparse_int(1, "--threads"), default=2, help="LiteRT threads")
-    parser.add_argument("--output", default=os.path.join("benchmarks", "results"))
+    timing_arguments(parser, runs=30)
     args = parser.parse_args(argv)
     rows = []
     with tempfile.TemporaryDirectory() as folder:

@@ -19,12 +19,11 @@ import sys
 import tempfile
 from typing import Any, Sequence
 
-from benchmarks.measure import convert, interleaved
+from benchmarks.measure import convert, interleaved, timing_arguments
 from benchmarks.streaming import machine, write_results
 from keras_lightnets import count_macs, create_model, list_models
 from keras_lightnets.litert import tflite_runner
 from keras_lightnets.testing import realistic_weights
-from keras_lightnets.validation import argparse_int
 
 TARGET = 0.7  # issue 16: int8 at most 0.7x float32 for every registered model
 
@@ -55,11 +54,7 @@ def _undelegated(ops: dict[str, int]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.int8", description=__doc__)
     parser.add_argument("--models", nargs="+", choices=list_models(), default=None, help="default: every registered model")
-    parser.add_argument("--size", type=argparse_int(32, "--size"), default=224)
-    parser.add_argument("--runs", type=argparse_int(3, "--runs"), default=30, help="timed runs per file and round")
-    parser.add_argument("--trials", type=argparse_int(1, "--trials"), default=3, help="rounds of interleaved runs")
-    parser.add_argument("--threads", type=argparse_int(1, "--threads"), default=2, help="LiteRT threads")
-    parser.add_argument("--output", default=os.path.join("benchmarks", "results"))
+    timing_arguments(parser, runs=30)
     args = parser.parse_args(argv)
     rows = []
     with tempfile.TemporaryDirectory() as folder:

@@ -20,6 +20,7 @@ from keras_lightnets.layers import ChannelShuffle
 from keras_lightnets.litert import tflite_delegation, tflite_ops, tflite_runner
 from keras_lightnets.registry import create_model
 from keras_lightnets.testing import realistic_weights
+from keras_lightnets.validation import argparse_int
 
 KA = keras.applications
 
@@ -45,6 +46,16 @@ SHUFFLE_PEERS: dict[str, str] = {
     "shufflenet_v2_x0_5": "mobilenet_v3_small_075",
 }
 QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
+
+
+def timing_arguments(parser: Any, runs: int, trials: int | None = 3) -> None:
+    """The stand-alone benchmarks' shared options: --size, --runs, [--trials], --threads, --output."""
+    parser.add_argument("--size", type=argparse_int(32, "--size"), default=224, help="input size")
+    parser.add_argument("--runs", type=argparse_int(3, "--runs"), default=runs, help="timed runs per file (and round)")
+    if trials is not None:
+        parser.add_argument("--trials", type=argparse_int(1, "--trials"), default=trials, help="rounds of interleaved runs")
+    parser.add_argument("--threads", type=argparse_int(1, "--threads"), default=2, help="LiteRT threads")
+    parser.add_argument("--output", default=os.path.join("benchmarks", "results"), help="results folder")
 
 
 def interleaved(steps: list[Callable[[], Any]], runs: int, warmup: int) -> list[float]:

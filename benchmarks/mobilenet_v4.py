@@ -16,12 +16,11 @@ import sys
 import tempfile
 from typing import Any, Sequence
 
-from benchmarks.measure import tflite_latencies
+from benchmarks.measure import tflite_latencies, timing_arguments
 from benchmarks.streaming import machine, write_results
 from keras_lightnets import count_macs, create_model
 from keras_lightnets.models.mobilenet_v4 import MOBILENET_V4_SPECS
 from keras_lightnets.testing import realistic_weights
-from keras_lightnets.validation import argparse_int
 
 PEER = "mobilenet_v3_large"
 
@@ -45,10 +44,7 @@ def _model(name: str, size: int) -> Any:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.mobilenet_v4", description=__doc__)
     parser.add_argument("--variants", nargs="+", choices=sorted(MOBILENET_V4_SPECS), default=["conv_small", "conv_medium", "hybrid_medium"])
-    parser.add_argument("--size", type=argparse_int(32, "--size"), default=224)
-    parser.add_argument("--runs", type=argparse_int(3, "--runs"), default=20, help="timed runs per file")
-    parser.add_argument("--threads", type=argparse_int(1, "--threads"), default=2, help="LiteRT threads")
-    parser.add_argument("--output", default=os.path.join("benchmarks", "results"))
+    timing_arguments(parser, runs=20, trials=None)
     args = parser.parse_args(argv)
     rows = []
     with tempfile.TemporaryDirectory() as folder:

@@ -23,14 +23,13 @@ from typing import Any, Sequence
 
 import keras
 
-from benchmarks.measure import interleaved, matmul_peak
+from benchmarks.measure import interleaved, matmul_peak, timing_arguments
 from benchmarks.streaming import machine, write_results
 from keras_lightnets import count_macs, create_model
 from keras_lightnets.export import to_tflite
 from keras_lightnets.layers import HardSwish
 from keras_lightnets.litert import tflite_runner
 from keras_lightnets.testing import realistic_weights
-from keras_lightnets.validation import argparse_int
 
 
 class _First(keras.layers.Layer):
@@ -93,11 +92,7 @@ def profile(name: str, size: int, runs: int, trials: int, threads: int, folder: 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.profile_v3", description=__doc__)
     parser.add_argument("--model", choices=["mobilenet_v3_large", "mobilenet_v3_small"], default="mobilenet_v3_large")
-    parser.add_argument("--size", type=argparse_int(32, "--size"), default=224)
-    parser.add_argument("--runs", type=argparse_int(3, "--runs"), default=50)
-    parser.add_argument("--trials", type=argparse_int(1, "--trials"), default=3)
-    parser.add_argument("--threads", type=argparse_int(1, "--threads"), default=2, help="LiteRT threads")
-    parser.add_argument("--output", default=os.path.join("benchmarks", "results"))
+    timing_arguments(parser, runs=50)
     args = parser.parse_args(argv)
     peak = matmul_peak(2048)
     with tempfile.TemporaryDirectory() as folder:

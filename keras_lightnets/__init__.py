@@ -7,52 +7,17 @@ Example:
     5507432
 """
 
-import contextlib as _contextlib
 import os as _os
-import re as _re
-import sys as _sys
-import tempfile as _tempfile
-from collections.abc import Iterator as _Iterator
 
 # Quiet by default: TensorFlow's C++ INFO/WARNING lines (e.g. ~40 per TFLite conversion)
 # stay off unless the user sets TF_CPP_MIN_LOG_LEVEL (0 shows everything) before importing.
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # TensorFlow 2.21 logs a few lines while it is imported, before absl's logging reads that
-# level ("WARNING: All log messages before absl::InitializeLog() ...", the oneDNN and CUDA
-# notes; tensorflow/tensorflow#100442). They are filtered from the import's stderr by the
-# same level; everything else (errors, Python warnings) is passed on.
-_ABSL_LINE = _re.compile(r"^([IWE])\d{4} [\d:. ]+\d+ \S+:\d+\] ")
-_ABSL_PREAMBLE = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
+# level (tensorflow/tensorflow#100442): they are filtered from the import's stderr.
+from keras_lightnets.files import quiet_native_logs as _quiet_native_logs  # noqa: E402
 
-
-def _hidden(line: str, level: int) -> bool:
-    match = _ABSL_LINE.match(line)
-    severity = {"I": 0, "W": 1, "E": 2}[match[1]] if match else None
-    return line.startswith(_ABSL_PREAMBLE) and level >= 1 or severity is not None and severity < level
-
-
-@_contextlib.contextmanager
-def _quiet_import() -> _Iterator[None]:
-    level = int(_os.environ["TF_CPP_MIN_LOG_LEVEL"]) if _os.environ["TF_CPP_MIN_LOG_LEVEL"].isdigit() else 0
-    if level == 0:
-        yield
-        return
-    _sys.stderr.flush()
-    saved = _os.dup(2)
-    with _tempfile.TemporaryFile() as capture:
-        _os.dup2(capture.fileno(), 2)
-        try:
-            yield
-        finally:
-            _os.dup2(saved, 2)
-            _os.close(saved)
-            capture.seek(0)
-            lines = capture.read().decode(errors="replace").splitlines(keepends=True)
-            _sys.stderr.write("".join(line for line in lines if not _hidden(line, level)))
-
-
-with _quiet_import():
+with _quiet_native_logs():
     import keras as _keras  # noqa: E402
 
 BACKENDS = ("tensorflow", "jax", "torch")

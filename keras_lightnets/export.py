@@ -38,7 +38,7 @@ import keras
 import numpy as np
 
 from keras_lightnets.calibration import calibration_samples, with_progress
-from keras_lightnets.files import atomic_target, check_output_path
+from keras_lightnets.files import atomic_target, check_output_path, quiet_native_logs
 from keras_lightnets.litert import Comparison, compare, run_tflite, tflite_ops
 from keras_lightnets.rewrites import absorb_channel_shuffle, densify_group_convolutions, with_spellings
 from keras_lightnets.validation import check_bool, check_choice, check_int
@@ -289,7 +289,7 @@ def _convert_tflite(
     graph = with_spellings(model, hard_swish=decompose, average_pooling=quantization == "int8")
     if absorb_shuffle:
         graph = absorb_channel_shuffle(densify_group_convolutions(graph))
-    with atomic_target(path) as target:
+    with atomic_target(path) as target, quiet_native_logs():
         graph.export(
             target,
             format="litert",

@@ -126,10 +126,24 @@ def test_import_is_quiet_by_default_and_level_zero_filters_nothing():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0 and done.stdout == "ok\n" and done.stderr == "", done.stderr
 
-    from keras_lightnets import _hidden
+    from keras_lightnets.files import hidden_log_line as _hidden
 
     info = "I0000 00:00:1796022508.967992   14230 port.cc:153] oneDNN custom operations are on."
     error = "E0000 00:00:1796022508.967992   14230 cuda_dnn.cc:8579] Unable to register cuDNN factory"
     preamble = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
-    assert _hidden(info, 2) and _hidden(preamble, 2) and not _hidden(error, 2)
-    assert not _hidden(info, 0) and not _hidden("UserWarning: something of ours\n", 3)
+    summary = "fully_quantize: 0, inference_type: 6, input_inference_type: FLOAT32, output_inference_type: FLOAT32\n"
+    assert _hidden(info, 2) and _hidden(preamble, 2) and _hidden(summary, 2) and not _hidden(error, 2)
+    assert not _hidden(info, 0) and not _hidden(summary, 0) and not _hidden("UserWarning: something of ours\n", 3)
+
+
+def test_int8_conversion_is_quiet(tmp_path):
+    """The TFLite converter's own stderr prints (its int8 summary, absl lines) are filtered at the default level."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    code = (
+        "import numpy as np; from keras_lightnets import MobileNetV1; from keras_lightnets.export import to_tflite; "
+        "m = MobileNetV1(alpha=0.25, input_shape=(32, 32, 3)); "
+        f"to_tflite(m, {str(tmp_path / 'm.tflite')!r}, 'int8', np.zeros((2, 32, 32, 3), 'float32'), num_calibration=2)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "fully_quantize" not in done.stderr and "W0000" not in done.stderr and "I0000" not in done.stderr, done.stderr
