@@ -212,10 +212,15 @@ def _strategy() -> Any:
     if backend == "jax":
         devices = keras.distribution.list_devices()
         if len(devices) > 1:
-            parallel = keras.distribution.DataParallel(devices=devices)
-            parallel.num_replicas_in_sync = len(devices)
-            return parallel
+            return keras.distribution.DataParallel(devices=devices)
     return _OneDevice()
+
+
+def _replicas(strategy: Any) -> int:
+    """How many devices share each batch under ``strategy`` (from :func:`_strategy`)."""
+    if isinstance(strategy, keras.distribution.DataParallel):
+        return int(math.prod(strategy.device_mesh.shape))
+    return int(strategy.num_replicas_in_sync)
 
 
 def _one_hot(dataset: Any, classes: int) -> Any:
@@ -359,9 +364,9 @@ def fit(
     strategy = _strategy()
     sharded = isinstance(strategy, keras.distribution.DataParallel)
     if sharded:  # JAX shards every training batch evenly over the devices
-        if batch_size % strategy.num_replicas_in_sync:
+        if batch_size % _replicas(strategy):
             raise ValueError(
-                f"`batch_size` must be a multiple of the {strategy.num_replicas_in_sync} JAX devices "
+                f"`batch_size` must be a multiple of the {_replicas(strategy)} JAX devices "
                 f"for data-parallel training; received {batch_size}."
             )
         import tensorflow as tf
@@ -546,7 +551,7 @@ def _read_progress(checkpoint: str) -> dict[str, int]:
 
 def _build(model_or_name: Any, data: Data, model_kwargs: dict[str, Any], strategy: Any) -> keras.Model:
     if isinstance(model_or_name, keras.Model):
-        if strategy.num_replicas_in_sync > 1:  # variables must be created under the strategy
+        if _replicas(strategy) > 1:  # variables must be created under the strategy
             clone = keras.models.clone_model(model_or_name)
             clone.set_weights(model_or_name.get_weights())
             return clone

@@ -148,7 +148,7 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
         from keras_lightnets.data import digits
         strategy = train._strategy()
         result = train.fit("mobilenet_v1_025", digits(batch_size=128, test_fraction=0.8), epochs=1, verbose=0)
-        print("REPLICAS", strategy.num_replicas_in_sync, "LOSS", result.history["loss"][0])
+        print("REPLICAS", train._replicas(strategy), "LOSS", result.history["loss"][0])
         """
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600, cwd=os.getcwd())
@@ -203,7 +203,7 @@ def test_jax_data_parallel_step_equals_one_device_and_fit_runs():
                 return float(model.evaluate(x, y, verbose=0))
         parallel, single = loss_after_step(strategy.scope()), loss_after_step(train._OneDevice().scope())
         result = train.fit("mobilenet_v1_025", digits(batch_size=64), epochs=1, verbose=0)
-        print("RESULT", type(strategy).__name__, strategy.num_replicas_in_sync, parallel, single,
+        print("RESULT", type(strategy).__name__, train._replicas(strategy), parallel, single,
               len(result.history["val_accuracy"]), result.test_accuracy)
         """
     )
