@@ -7,12 +7,15 @@ interleaved (LiteRT, XNNPACK, ``--threads``) in ``--trials`` rounds of
 ``--runs``, and the ratio is the median over rounds of int8 / float32. The
 XNNPACK partitions and the ops it leaves to LiteRT's own kernels come from
 :func:`keras_lightnets.litert.tflite_delegation`. Writes
-``benchmarks/results/int8.md`` and ``int8.json`` with the CPU model and flags.
+``benchmarks/results/int8.md`` and ``int8.json`` with the CPU model and flags;
+``--update --models ...`` re-measures those models in an existing ``int8.json``
+(e.g. rows disturbed by other work on a shared machine) and keeps the others.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -54,13 +57,22 @@ def _undelegated(ops: dict[str, int]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.int8", description=__doc__)
     parser.add_argument("--models", nargs="+", choices=list_models(), default=None, help="default: every registered model")
+    parser.add_argument("--update", action="store_true", help="re-measure --models in the existing int8.json, keep the other rows")
     timing_arguments(parser, runs=30)
     args = parser.parse_args(argv)
+    previous = os.path.join(args.output, "int8.json")
+    if args.update and not os.path.isfile(previous):
+        parser.error(f"--update needs an existing {previous!r}")
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for name in args.models or list_models():
             rows.append(measure_model(name, args.size, args.runs, args.trials, args.threads, folder))
             print({k: rows[-1][k] for k in ("model", "float32_ms", "int8_ms", "int8_over_float32")}, file=sys.stderr, flush=True)
+    if args.update:
+        with open(previous, encoding="utf-8") as file:
+            old = json.load(file)["rows"]
+        fresh = {row["model"]: row for row in rows}
+        rows = [fresh.pop(row["model"], row) for row in old] + list(fresh.values())
     results = {"machine": machine(), "settings": vars(args), "rows": rows}
     worst = max(rows, key=lambda r: r["int8_over_float32"])
     missed = [r["model"] for r in rows if r["int8_over_float32"] > TARGET]

@@ -155,12 +155,15 @@ def tflite_latencies(
     runs: int,
     threads: int,
     kept: frozenset[str] = frozenset(),
+    rounds: int = 1,
 ) -> dict[str, dict[str, Any]]:
     """Convert each model and time the files interleaved; name -> figures.
 
     Models whose input size is fixed are converted (and calibrated) at their own
     size; ``size`` serves the others. Models named in ``kept`` are converted
-    with their channel shuffles as they are (``absorb_shuffle=False``).
+    with their channel shuffles as they are (``absorb_shuffle=False``). With
+    ``rounds`` > 1 the interleaved timing is repeated and each figure is the
+    median of the rounds' medians (bursts of load from elsewhere hit one round).
     """
     out: dict[str, dict[str, Any]] = {}
     for name, model in models.items():
@@ -168,7 +171,9 @@ def tflite_latencies(
         path = os.path.join(folder, f"{name}_{own}_{quantization}.tflite")
         out[name] = convert(model, path, quantization, own, absorb_shuffle=name not in kept) | {"path": path}
     names = list(out)
-    medians = interleaved([tflite_runner(out[n]["path"], threads) for n in names], runs, max(2, runs // 5))
+    steps = [tflite_runner(out[n]["path"], threads) for n in names]
+    per_round = [interleaved(steps, runs, max(2, runs // 5)) for _ in range(rounds)]
+    medians = [statistics.median(r[i] for r in per_round) for i in range(len(names))]
     for name, seconds in zip(names, medians):
         out[name]["ms"] = seconds * 1e3
     return out

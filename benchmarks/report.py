@@ -126,7 +126,8 @@ def markdown(results: dict[str, Any]) -> str:
               "Ours: the default export (ShuffleNetV2's shuffles absorbed into the weights, "
               "`keras_lightnets.rewrites.absorb_channel_shuffle`); kept: the shuffles converted as they are; "
               "no shuffle: every shuffle replaced by an identity (a different function: the floor). "
-              "Shuffle share = 1 - no shuffle / that file.", "",
+              "Shuffle share = 1 - no shuffle / that file. The four files of a model are timed interleaved, "
+              f"median over {s.get('shuffle_rounds', 1)} rounds of {s['runs']} runs.", "",
               "| model | MAdds (M) | peer | peer MAdds (M) | float32 ms ours / kept / no shuffle / peer | "
               "int8 ms ours / kept / no shuffle / peer | shuffle share ours (kept) | ours / kept float32 |",
               "|---|---|---|---|---|---|---|---|"]

@@ -64,6 +64,7 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         "scaling_alphas": [0.5, 1.0] if quick else [0.35, 0.5, 0.75, 1.0, 1.4],
         "scaling_batches": [1, 4] if quick else [1, 4, 16, 32, 64],
         "shuffle_quantizations": ["float32"] if quick else ["float32", "int8"],
+        "shuffle_rounds": 1 if quick else 5,
         "shufflenets": ["shufflenet_v2_x0_5"] if quick else ["shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v1_g3_x1_0"],
     }
 
@@ -145,7 +146,7 @@ def _shufflenets(s: dict[str, Any], folder: str) -> dict[str, Any]:
         for quantization in s["shuffle_quantizations"]:
             timed = tflite_latencies(
                 {name: model, kept: model, plain: without_shuffle(model), peer: other},
-                folder, quantization, s["size"], s["runs"], s["threads"], kept=frozenset({kept}),
+                folder, quantization, s["size"], s["runs"], s["threads"], kept=frozenset({kept}), rounds=s["shuffle_rounds"],
             )
             entry[f"{quantization}_ms"] = [timed[name]["ms"], timed[peer]["ms"]]
             entry[f"{quantization}_kept_ms"] = timed[kept]["ms"]

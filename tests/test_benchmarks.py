@@ -154,3 +154,8 @@ def test_int8_benchmark_smoke_run(tmp_path):
         assert row["float32_partitions"] == 1 and row["int8_undelegated"] == {"SOFTMAX": 1}  # pooling runs in XNNPACK
     text = (output / "int8.md").read_text()
     assert "`shufflenet_v1_g3_x0_25`" in text and "partitions" in text
+    argv = ["--update", "--models", "mobilenet_v1_025", "--size", "64", "--runs", "3", "--trials", "1", "--output", str(output)]
+    assert int8(argv) == 0  # re-measures one row, keeps the other
+    updated = json.loads((output / "int8.json").read_text())["rows"]
+    assert [r["model"] for r in updated] == [r["model"] for r in rows] and updated[0] == rows[0]
+    assert len(updated[1]["ratios"]) == 1  # the re-measured row (one round this time)
