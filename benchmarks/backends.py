@@ -21,7 +21,7 @@ import subprocess
 import sys
 from typing import Any, Sequence
 
-from benchmarks.streaming import machine, write_results
+from benchmarks.streaming import machine, machine_text, write_results
 from keras_lightnets.validation import argparse_int
 
 BACKENDS = ("tensorflow", "jax", "torch")
@@ -83,8 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     lines = [
         f"# {args.model} on each Keras backend ({args.size}x{args.size}, CPU)",
         "",
-        f"Machine: {results['machine']['cpu']}, {results['machine']['cpus']} CPUs, flags "
-        f"{' '.join(results['machine']['flags']) or 'unknown'}. Ratios: backend / TensorFlow, same run.",
+        machine_text(results["machine"]) + " "
+        "Ratios: backend / TensorFlow, same run.",
         "",
         f"| backend | inference b1 (ms) | ratio | train step b{args.batch} (ms) | ratio |",
         "|---|---:|---:|---:|---:|",

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import statistics
 import sys
 import tempfile
 from typing import Any, Iterator, Sequence
@@ -29,12 +28,12 @@ from typing import Any, Iterator, Sequence
 import keras
 from keras import ops
 
-from benchmarks.measure import interleaved, timing_arguments
-from benchmarks.streaming import machine, write_results
+from benchmarks.measure import file_rounds, round_medians, timing_arguments
+from benchmarks.streaming import machine, machine_text, write_results
 from keras_lightnets import create_model
 from keras_lightnets.export import to_tflite
 from keras_lightnets.layers import HardSwish
-from keras_lightnets.litert import tflite_ops, tflite_runner
+from keras_lightnets.litert import tflite_ops
 from keras_lightnets.testing import realistic_weights
 
 SPELLINGS = {
@@ -70,8 +69,8 @@ def measure(name: str, size: int, quantization: str, runs: int, trials: int, thr
             )
         found = tflite_ops(paths[spelling])
         counts[spelling] = {op: found.get(op, 0) for op in ("HARD_SWISH", "MUL", "ADD")}
-    rounds = [interleaved([tflite_runner(p, threads) for p in paths.values()], runs, max(2, runs // 5)) for _ in range(trials)]
-    ms = {s: statistics.median(r[i] for r in rounds) * 1e3 for i, s in enumerate(SPELLINGS)}
+    medians = round_medians(file_rounds(list(paths.values()), runs, trials, threads))
+    ms = {spelling: seconds * 1e3 for spelling, seconds in zip(paths, medians)}
     return {"model": name, "quantization": quantization, "ms": ms, "ops": counts}
 
 
@@ -91,8 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     lines = [
         f"# Hard-swish spellings in TFLite ({args.size}x{args.size}, {args.threads} threads)",
         "",
-        f"Machine: {results['machine']['cpu']}, {results['machine']['cpus']} CPUs, flags "
-        f"{' '.join(results['machine']['flags']) or 'unknown'}. Medians over {args.trials} rounds of {args.runs} "
+        machine_text(results["machine"]) + " "
+        f"Medians over {args.trials} rounds of {args.runs} "
         "interleaved runs. `folded` is a bound (the 1/6 left out, as if folded into the next weights), not an "
         "exported function.",
         "",

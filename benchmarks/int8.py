@@ -22,10 +22,9 @@ import sys
 import tempfile
 from typing import Any, Sequence
 
-from benchmarks.measure import convert, interleaved, timing_arguments
-from benchmarks.streaming import machine, write_results
+from benchmarks.measure import convert, file_rounds, round_medians, timing_arguments
+from benchmarks.streaming import machine, machine_text, write_results
 from keras_lightnets import count_macs, create_model, list_models
-from keras_lightnets.litert import tflite_runner
 from keras_lightnets.testing import realistic_weights
 
 TARGET = 0.7  # issue 16: int8 at most 0.7x float32 for every registered model
@@ -42,9 +41,8 @@ def measure_model(name: str, size: int, runs: int, trials: int, threads: int, fo
         figures = convert(model, paths[quantization], quantization, size)
         row[f"{quantization}_partitions"] = figures["partitions"]
         row[f"{quantization}_undelegated"] = figures["undelegated"]
-    rounds = [interleaved([tflite_runner(paths[q], threads) for q in paths], runs, max(2, runs // 5)) for _ in range(trials)]
-    row["float32_ms"] = statistics.median(r[0] for r in rounds) * 1e3
-    row["int8_ms"] = statistics.median(r[1] for r in rounds) * 1e3
+    rounds = file_rounds(list(paths.values()), runs, trials, threads)
+    row["float32_ms"], row["int8_ms"] = (seconds * 1e3 for seconds in round_medians(rounds))
     row["ratios"] = [r[1] / r[0] for r in rounds]
     row["int8_over_float32"] = statistics.median(row["ratios"])
     return row
@@ -79,8 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     lines = [
         f"# int8 against float32 TFLite, every registered model ({args.size}x{args.size}, {args.threads} threads)",
         "",
-        f"Machine: {results['machine']['cpu']}, {results['machine']['cpus']} CPUs, flags "
-        f"{' '.join(results['machine']['flags']) or 'unknown'}. Each pair of files timed interleaved, "
+        machine_text(results["machine"]) + " "
+        f"Each pair of files timed interleaved, "
         f"{args.trials} rounds of {args.runs} runs; ms are medians over rounds, the ratio is the median of the "
         "rounds' ratios. Partitions: XNNPACK delegate partitions (1 = the whole graph); undelegated: ops left "
         "to LiteRT's own kernels.",

@@ -72,6 +72,17 @@ def interleaved(steps: list[Callable[[], Any]], runs: int, warmup: int) -> list[
     return [statistics.median(record) for record in times]
 
 
+def file_rounds(paths: list[str], runs: int, rounds: int, threads: int) -> list[list[float]]:
+    """Seconds per ``.tflite`` file in each of ``rounds`` interleaved rounds of ``runs`` (warm-up: runs // 5, >= 2)."""
+    steps = [tflite_runner(path, threads) for path in paths]
+    return [interleaved(steps, runs, max(2, runs // 5)) for _ in range(rounds)]
+
+
+def round_medians(per_round: list[list[float]]) -> list[float]:
+    """Each file's median over rounds (a burst of load from elsewhere hits one round)."""
+    return [statistics.median(seconds) for seconds in zip(*per_round)]
+
+
 def build_pair(pair: Pair, size: int) -> tuple[keras.Model, keras.Model]:
     """(ours, keras.applications) at ``size`` with the same weights."""
     reference = pair.reference(weights=None, input_shape=(size, size, 3), **pair.kwargs)
@@ -171,9 +182,7 @@ def tflite_latencies(
         path = os.path.join(folder, f"{name}_{own}_{quantization}.tflite")
         out[name] = convert(model, path, quantization, own, absorb_shuffle=name not in kept) | {"path": path}
     names = list(out)
-    steps = [tflite_runner(out[n]["path"], threads) for n in names]
-    per_round = [interleaved(steps, runs, max(2, runs // 5)) for _ in range(rounds)]
-    medians = [statistics.median(r[i] for r in per_round) for i in range(len(names))]
+    medians = round_medians(file_rounds([out[n]["path"] for n in names], runs, rounds, threads))
     for name, seconds in zip(names, medians):
         out[name]["ms"] = seconds * 1e3
     return out

@@ -17,7 +17,7 @@ import tempfile
 from typing import Any, Sequence
 
 from benchmarks.measure import tflite_latencies, timing_arguments
-from benchmarks.streaming import machine, write_results
+from benchmarks.streaming import machine, machine_text, write_results
 from keras_lightnets import count_macs, create_model
 from keras_lightnets.models.mobilenet_v4 import MOBILENET_V4_SPECS
 from keras_lightnets.testing import realistic_weights
@@ -68,8 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     lines = [
         f"# MobileNetV4 beside MobileNetV3-Large at equal MACs (TFLite, {args.threads} threads)",
         "",
-        f"Machine: {results['machine']['cpu']}, {results['machine']['cpus']} CPUs, flags "
-        f"{' '.join(results['machine']['flags']) or 'unknown'}. Medians of {args.runs} interleaved runs; "
+        machine_text(results["machine"]) + " "
+        f"Medians of {args.runs} interleaved runs; "
         "ratios are V4 / V3-Large measured in the same run.",
         "",
         "| model | input | MACs | float32 ms | int8 ms | int8 / float32 | V3-Large input (MACs) | V3-L float32 ms | V3-L int8 ms | V4 / V3-L float32 | V4 / V3-L int8 |",

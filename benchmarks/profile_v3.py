@@ -16,19 +16,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
 from typing import Any, Sequence
 
 import keras
 
-from benchmarks.measure import interleaved, matmul_peak, timing_arguments
-from benchmarks.streaming import machine, write_results
+from benchmarks.measure import file_rounds, matmul_peak, round_medians, timing_arguments
+from benchmarks.streaming import machine, machine_text, write_results
 from keras_lightnets import count_macs, create_model
 from keras_lightnets.export import to_tflite
 from keras_lightnets.layers import HardSwish
-from keras_lightnets.litert import tflite_runner
 from keras_lightnets.testing import realistic_weights
 
 
@@ -77,8 +75,8 @@ def profile(name: str, size: int, runs: int, trials: int, threads: int, folder: 
     for label, sub in models.items():
         paths[label] = os.path.join(folder, f"{name}_{label}.tflite")
         to_tflite(sub, paths[label])
-    rounds = [interleaved([tflite_runner(p, threads) for p in paths.values()], runs, max(2, runs // 5)) for _ in range(trials)]
-    ms = {label: statistics.median(r[i] for r in rounds) * 1e3 for i, label in enumerate(paths)}
+    medians = round_medians(file_rounds(list(paths.values()), runs, trials, threads))
+    ms = {label: seconds * 1e3 for label, seconds in zip(paths, medians)}
     macs = {label: count_macs(models[label]) for label in [*cuts, "classifier"]}
     segments, previous_ms, previous_macs = [], 0.0, 0
     for label in [*cuts, "classifier"]:
@@ -104,8 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     lines = [
         f"# Where {args.model}'s float32 TFLite time goes ({args.size}x{args.size}, {args.threads} threads)",
         "",
-        f"Machine: {results['machine']['cpu']}, {results['machine']['cpus']} CPUs, flags "
-        f"{' '.join(results['machine']['flags']) or 'unknown'}. Prefix files timed interleaved, medians over "
+        machine_text(results["machine"]) + " "
+        f"Prefix files timed interleaved, medians over "
         f"{args.trials} rounds of {args.runs} runs. NumPy float32 matmul peak: {peak:.1f} GFLOP/s; the whole model "
         f"reaches {achieved:.1f} GFLOP/s ({achieved / peak:.2f} of it) in {total:.2f} ms.",
         "",

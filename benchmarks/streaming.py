@@ -144,6 +144,11 @@ def machine() -> dict[str, Any]:
     return {"cpus": os.cpu_count(), "platform": platform.platform(), "cpu": _cpu_model(), "flags": cpu_flags()}
 
 
+def machine_text(figures: dict[str, Any]) -> str:
+    """The machine of :func:`machine` in one sentence for a results file."""
+    return f"Machine: {figures['cpu']}, {figures['cpus']} CPUs, flags {' '.join(figures['flags']) or 'unknown'}."
+
+
 def cpu_flags() -> list[str]:
     """The vector-instruction flags of this CPU that matter for the kernels (from /proc/cpuinfo)."""
     wanted = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "amx_tile")

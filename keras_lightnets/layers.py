@@ -156,7 +156,8 @@ class ChannelSplit(layers.Layer):
     piece per size, in order, each a plain slice (``STRIDED_SLICE`` in TFLite,
     which LiteRT's XNNPACK runs; it does not run the ``SPLIT_V`` a sized
     split would become). :func:`keras_lightnets.rewrites.absorb_channel_shuffle`
-    uses sizes to cut a convolution's output into the pieces it routes.
+    uses sizes to cut a piece in two where a split of the original model
+    falls inside it unevenly.
 
     Args:
         sizes: None, or the piece sizes (each >= 1), summing to the channel
@@ -245,20 +246,21 @@ class AveragePooling2D(layers.AveragePooling2D):
         super().__init__(*args, **kwargs)
         self.decomposed = check_bool("decomposed", decomposed)
 
+    @staticmethod
+    def _same_padding(size: int, window: int, stride: int) -> tuple[int, int]:
+        """TensorFlow's ``"same"`` padding of one axis: ``total // 2`` before, the rest after."""
+        total = max((-(-size // stride) - 1) * stride + window - size, 0)
+        return total // 2, total - total // 2
+
     def _same_pads(self, inputs: Any) -> list[tuple[int, int]]:
-        """TensorFlow's ``"same"`` padding: ``total // 2`` before, the rest after."""
-        pads = [(0, 0)]
-        for axis in (1, 2):
-            size, window, stride = inputs.shape[axis], self.pool_size[axis - 1], self.strides[axis - 1]
-            total = max((-(-size // stride) - 1) * stride + window - size, 0)
-            pads.append((total // 2, total - total // 2))
-        return [*pads, (0, 0)]
+        pads = [self._same_padding(inputs.shape[a], self.pool_size[a - 1], self.strides[a - 1]) for a in (1, 2)]
+        return [(0, 0), *pads, (0, 0)]
 
     def _counts(self, height: int, width: int) -> np.ndarray:
         """Real pixels in each ``"same"`` window, shape (1, out_height, out_width, 1)."""
         counts = []
         for size, window, stride in zip((height, width), self.pool_size, self.strides):
-            before = max((-(-size // stride) - 1) * stride + window - size, 0) // 2
+            before, _ = self._same_padding(size, window, stride)
             starts = np.arange(-(-size // stride)) * stride - before
             counts.append(np.minimum(starts + window, size) - np.maximum(starts, 0))
         return np.outer(*counts)[None, :, :, None].astype("float32")

@@ -24,6 +24,11 @@ def _spelled(model: keras.Model) -> Iterator[keras.layers.Layer]:
             yield from _spelled(layer)
 
 
+def _spelling(layer: keras.layers.Layer, hard_swish: bool, average_pooling: bool) -> bool:
+    """The ``decomposed`` value wanted for one layer from :func:`_spelled`."""
+    return hard_swish if isinstance(layer, HardSwish) else average_pooling
+
+
 def with_spellings(model: keras.Model, *, hard_swish: bool, average_pooling: bool) -> keras.Model:
     """``model``, or an equal copy (same weights) whose layers use the chosen export spellings.
 
@@ -40,13 +45,13 @@ def with_spellings(model: keras.Model, *, hard_swish: bool, average_pooling: boo
     """
     check_bool("hard_swish", hard_swish)
     check_bool("average_pooling", average_pooling)
-    wanted = {HardSwish: hard_swish, AveragePooling2D: average_pooling}
-    if all(layer.decomposed == wanted[type(layer)] for layer in _spelled(model)):
+    if all(layer.decomposed == _spelling(layer, hard_swish, average_pooling) for layer in _spelled(model)):
         return model
 
     def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
-        if type(layer) in wanted:
-            return layer.__class__.from_config({**layer.get_config(), "decomposed": wanted[type(layer)]})
+        if isinstance(layer, (HardSwish, AveragePooling2D)):
+            decomposed = _spelling(layer, hard_swish, average_pooling)
+            return layer.__class__.from_config({**layer.get_config(), "decomposed": decomposed})
         if isinstance(layer, keras.Model):
             return with_spellings(layer, hard_swish=hard_swish, average_pooling=average_pooling)
         return layer.__class__.from_config(layer.get_config())
@@ -154,6 +159,18 @@ class _Value:
             start += len(piece.channels)
 
 
+def _route_groups(route: dict[int, list], width: int) -> list[np.ndarray]:
+    """A kernel's output channels (0..width-1) grouped by their recorded route, in route order."""
+    order = sorted(range(width), key=lambda c: tuple(route.get(c, ())))
+    groups: list[list[int]] = []
+    for channel in order:
+        if groups and tuple(route.get(groups[-1][-1], ())) == tuple(route.get(channel, ())):
+            groups[-1].append(channel)
+        else:
+            groups.append([channel])
+    return [np.array(group) for group in groups]
+
+
 class _Rewrite:
     """One walk over a functional model's graph, in the order Keras runs it.
 
@@ -242,20 +259,16 @@ class _Rewrite:
         kernel, *bias = layer.get_weights()
         kernel = np.take(kernel, value.true, axis=-2)  # input rows in the stored order
         width = self.widths[key] = kernel.shape[-1]
-        route = self.routes.get(key, {})
-        order = np.array(sorted(range(width), key=lambda c: tuple(route.get(c, ()))))
-        ends = [i + 1 for i in range(width - 1) if route.get(order[i], []) != route.get(order[i + 1], [])]
-        bounds = [0, *ends, width]
-        parts = len(bounds) > 2
+        groups = _route_groups(self.routes.get(key, {}), width)
+        parts = len(groups) > 1
         size = "units" if isinstance(layer, layers.Dense) else "filters"
         pieces = []
-        for index, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:])):
-            columns = order[start:stop]
+        for index, columns in enumerate(groups):
             weights = [np.take(kernel, columns, axis=-1), *(b[columns] for b in bias)]
             name = f"{layer.name}_part{index}" if parts else layer.name
             tensor = self._clone(layer, value.pieces[0].tensor, weights, name, **{size: len(columns)})
             pieces.append(_Piece(tensor, key, columns, True))
-        return _Value(pieces, order, frozenset(), parts)
+        return _Value(pieces, np.concatenate(groups), frozenset(), parts)
 
     def _split(self, layer: keras.layers.Layer, node: Any, value: _Value) -> list[_Value]:
         half = len(value.true) // 2
@@ -368,8 +381,7 @@ class _Rewrite:
         return {
             self.first_shuffle[key]
             for key, width in self.widths.items()
-            if key in self.first_shuffle
-            and len({tuple(self.routes.get(key, {}).get(c, ())) for c in range(width)}) > max_parts
+            if key in self.first_shuffle and len(_route_groups(self.routes.get(key, {}), width)) > max_parts
         }
 
 
