@@ -21,13 +21,15 @@ from keras_lightnets.convert import from_timm, from_torchvision
 from keras_lightnets.export import QUANTIZATIONS
 from keras_lightnets.files import atomic_target, check_output_path
 from keras_lightnets.latency import keras_latency
-from keras_lightnets.litert import run_tflite, tflite_latency
+from keras_lightnets.litert import tflite_latency
 from keras_lightnets.macs import count_macs
 from keras_lightnets.registry import create_model, get_entry, list_models
-from keras_lightnets.data import digits, image_folder
-from keras_lightnets.evaluation import classification_report, plot_confusion, plot_history
+from keras_lightnets.data import load_images
 from keras_lightnets.predict import predict_images
-from keras_lightnets.train import NonFiniteLossError, check_transfer_arguments, fit
+from keras_lightnets.tasks import task_for
+from keras_lightnets.train import (
+    NonFiniteLossError, TrainConfig, export_and_compare, export_table, fit, load_data, write_plots,
+)
 from keras_lightnets.validation import argparse_fraction, argparse_int
 
 EXPORT_FORMATS = ("tflite", "saved_model", "onnx")
@@ -78,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--weights", help="'imagenet' or a .keras / .weights.h5 / .h5 file of this architecture (any classes)")
     train.add_argument(
         "--freeze-epochs", type=argparse_int(0, "--freeze-epochs"), default=None,
-        help="with --weights: epochs training only the new classifier (default 2)",
+        help="with --weights: epochs training only the new classifier (default: derived, printed)",
     )
     train.add_argument("--unfreeze-from", help="with --weights: first block trained in phase 2, e.g. block_8 (default all)")
     train.add_argument("--val-fraction", type=argparse_fraction("--val-fraction"), default=None, help="default 0.15 / 0.1")
@@ -88,11 +90,13 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--no-flip", action="store_true", help="no horizontal flips (text, digits, asymmetric classes)")
     train.add_argument("--verbose", action="store_true", help="Keras progress bars per batch (C++ logs: TF_CPP_MIN_LOG_LEVEL=0)")
     train.add_argument("--strict", action="store_true", help="refuse a folder with unreadable images instead of skipping them")
-    train.add_argument("--epochs", type=argparse_int(1, "--epochs"), default=12)
+    train.add_argument("--epochs", type=argparse_int(1, "--epochs"), default=None,
+                       help="total epochs (default: derived from the data size so that each phase gets enough steps; printed)")
     train.add_argument("--input-size", type=argparse_int(32, "--input-size"), default=None, help="default 32 (digits) / 224 (folder)")
     train.add_argument("--batch-size", type=argparse_int(1, "--batch-size"), default=64)
     train.add_argument("--optimizer", choices=("adamw", "sgd"), default="adamw")
-    train.add_argument("--learning-rate", type=float, default=None)
+    train.add_argument("--learning-rate", type=float, default=None,
+                       help="peak learning rate (default 3e-3 from scratch, 1e-2 for the new head with --weights; AdamW)")
     train.add_argument("--checkpoint", help="a .keras file saved every epoch and resumed from")
     train.add_argument("--log-dir", help="folder for log.csv, TensorBoard, splits.json, confusion.png, curves.png")
     train.add_argument("--export", metavar="FILE.tflite", help="write the trained model as TFLite")
@@ -138,7 +142,7 @@ def _check_images(model: Any, count: int) -> np.ndarray:
     return rng.uniform(low, high, (count, *model.input_shape[1:])).astype(np.float32)
 
 
-def _load_calibration(path: str, model: Any) -> np.ndarray:
+def _load_calibration(path: str, model: Any, limit: int | None = None) -> np.ndarray:
     if path.endswith(".npy"):
         if not os.path.isfile(path):
             raise ValueError(f"--calibration file does not exist: {path!r}")
@@ -146,11 +150,7 @@ def _load_calibration(path: str, model: Any) -> np.ndarray:
     if not os.path.isdir(path):
         raise ValueError(f"--calibration must be a .npy file or an image folder; received {path!r}")
 
-    height, width = model.input_shape[1:3]
-    dataset = keras.utils.image_dataset_from_directory(
-        path, labels=None, image_size=(height, width), batch_size=32, shuffle=False, verbose=False
-    )
-    images = np.concatenate([np.asarray(batch) for batch in dataset])
+    images = load_images(path, tuple(model.input_shape[1:3]), limit=limit, progress=True)  # training's loading path
     return images if _expects_raw_pixels(model) else images / 127.5 - 1.0
 
 
@@ -191,7 +191,7 @@ def _export(model: Any, args: argparse.Namespace) -> None:
     if args.quantization == "int8":
         if not args.calibration:
             raise ValueError("--quantization int8 needs --calibration (a .npy array or an image folder)")
-        calibration = _load_calibration(args.calibration, model)
+        calibration = _load_calibration(args.calibration, model, args.num_calibration)
     check = calibration[:16] if calibration is not None else _check_images(model, 8)
     report = export.to_tflite(
         model,
@@ -220,85 +220,35 @@ def _bench(model: Any, args: argparse.Namespace) -> None:
     print(f"TFLite float32:      {tflite_ms:8.2f} ms  (median of {args.runs}, {args.threads} threads)")
 
 
-def _tflite_accuracy(path: str, data: Any) -> tuple[float, np.ndarray]:
-    """Accuracy and predictions of a ``.tflite`` file on the test split, batch by batch (streamed)."""
-    truth, predicted = [], []
-    for images, labels in data.test:
-        predicted.append(run_tflite(path, np.asarray(images)).argmax(-1))
-        truth.append(np.asarray(labels))
-    truth_all, predicted_all = np.concatenate(truth), np.concatenate(predicted)
-    return float(np.mean(truth_all == predicted_all)), predicted_all
-
-
 def _train(args: argparse.Namespace) -> None:
     if args.export:
         check_output_path(args.export, args.overwrite, suffix=".tflite")
-    if args.weights not in (None, "imagenet") and not os.path.isfile(args.weights):
-        raise ValueError(f"--weights must be 'imagenet' or an existing weights file; received {args.weights!r}")
-    check_transfer_arguments(args.name, args.weights, args.freeze_epochs, args.unfreeze_from)
     size = args.input_size or (32 if args.data == "digits" else 224)
-    fractions = {
-        key: value for key, value in (("val_fraction", args.val_fraction), ("test_fraction", args.test_fraction))
-        if value is not None
-    }
-    if args.data == "digits":
-        data = digits(size, args.batch_size, **fractions)
-    elif os.path.isdir(args.data):
-        data = image_folder(
-            args.data, size, args.batch_size, flip=not args.no_flip, strict=args.strict, progress=True, **fractions
-        )
-    else:
-        raise ValueError(f"--data must be 'digits' or an image folder; received {args.data!r}")
-    result = fit(
-        args.name,
-        data,
-        args.epochs,
-        weights=args.weights,
-        freeze_epochs=args.freeze_epochs,
-        unfreeze_from=args.unfreeze_from,
-        optimizer=args.optimizer,
-        learning_rate=args.learning_rate,
-        checkpoint=args.checkpoint,
-        early_stopping_patience=args.early_stopping,
-        log_dir=args.log_dir,
+    options: dict[str, Any] = dict(
+        epochs=args.epochs, weights=args.weights, freeze_epochs=args.freeze_epochs, unfreeze_from=args.unfreeze_from,
+        input_size=size, batch_size=args.batch_size, optimizer=args.optimizer, learning_rate=args.learning_rate,
+        checkpoint=args.checkpoint, early_stopping_patience=args.early_stopping, log_dir=args.log_dir,
         verbose=1 if args.verbose else 2,
     )
-    print(f"\n{args.name}: validation accuracy {result.val_accuracy:.4f}, test accuracy {result.test_accuracy:.4f} "
+    TrainConfig(**options).check_for(args.name, {})  # every argument, before the folder is scanned
+    splits = {key: value for key in ("val_fraction", "test_fraction") if (value := getattr(args, key)) is not None}
+    if args.data != "digits":
+        splits.update(flip=not args.no_flip, strict=args.strict)
+    data = load_data(args.data, size, args.batch_size, progress=True, **splits)
+    result = fit(args.name, data, **options)
+    task = task_for(args.name)
+    figure = result.test_metrics[task.metric]
+    print(f"\n{args.name}: validation {task.metric} {result.val_metrics[task.metric]:.4f}, test {task.metric} {figure:.4f} "
           f"after {result.epochs_run} epochs in {result.seconds:.0f} s "
           f"({data.counts['train']} / {data.counts['val']} / {data.counts['test']} train / val / test images, "
           f"{data.num_classes} classes)")
-    truth = np.concatenate([np.asarray(labels) for _, labels in data.test])
-    keras_predicted = np.concatenate([keras.ops.convert_to_numpy(result.model(images, training=False)).argmax(-1) for images, _ in data.test])
-    report = classification_report(truth, keras_predicted, data.class_names)
-    print("\n" + report.table())
+    print("\n" + task.report(result.model, data, args.log_dir))
     if args.log_dir:
-        print(f"\nconfusion matrix: {plot_confusion(report, os.path.join(os.path.abspath(args.log_dir), 'confusion.png'))}")
-        print(f"training curves:  {plot_history(result.history, os.path.join(os.path.abspath(args.log_dir), 'curves.png'))}")
-    if not args.export:
-        return
-    rows = []
-    with tempfile.TemporaryDirectory() as folder:
-        for quantization in export.QUANTIZATIONS:
-            wanted = quantization == args.quantization
-            path = args.export if wanted else os.path.join(folder, f"{quantization}.tflite")
-            tflite_report = export.to_tflite(
-                result.model,
-                path,
-                quantization,
-                representative_data=data.calibration,
-                num_calibration=min(100, len(data.calibration)),
-                overwrite=args.overwrite if wanted else False,
-                progress=wanted and quantization == "int8",
-            )
-            accuracy, _ = _tflite_accuracy(path, data)
-            latency = tflite_latency(path, runs=20) * 1e3
-            rows.append((quantization, accuracy, tflite_report.size_bytes, latency, wanted))
-    print(f"\n{'file (test split)':18s} {'accuracy':>9s} {'size':>10s} {'latency':>10s}")
-    print(f"{'Keras':18s} {result.test_accuracy:9.4f}")
-    for quantization, accuracy, size_bytes, latency, wanted in rows:
-        label = f"TFLite {quantization}" + (" *" if wanted else "")
-        print(f"{label:18s} {accuracy:9.4f} {size_bytes / 1e6:8.2f} MB {latency:7.2f} ms")
-    print(f"\n* written to {os.path.abspath(args.export)} (class names: {export.labels_path(os.path.abspath(args.export))})")
+        print(f"training curves:  {write_plots(result, args.log_dir)}")
+    if args.export:
+        rows = export_and_compare(result.model, data, args.export, args.quantization, overwrite=args.overwrite, task=task)
+        print("\n" + export_table(rows, figure, task.metric))
+        print(f"\n* written to {os.path.abspath(args.export)} (class names: {export.labels_path(os.path.abspath(args.export))})")
 
 
 def _predict(args: argparse.Namespace) -> None:

@@ -31,7 +31,7 @@ from keras_lightnets.validation import check_bool, check_float, check_int, warn_
 
 __all__ = [
     "IMAGE_SUFFIXES", "Data", "augmentation", "check_image", "digits", "image_folder", "list_images", "load_image",
-    "photo_augmentation",
+    "load_images", "photo_augmentation",
 ]
 
 IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
@@ -385,6 +385,52 @@ def load_image(path: Any, orientation: Any, size: Any) -> Any:
     return tf.clip_by_value(image * 255.0, 0.0, 255.0)
 
 
+def load_images(
+    source: Any, size: Any, *, limit: int | None = None, strict: bool = False, progress: bool = False
+) -> np.ndarray:
+    """Images of a folder (or a list of files) as one float32 array (N, H, W, 3) in [0, 255].
+
+    The same path as training and evaluation: every file checked once with
+    Pillow (unreadable ones skipped with one warning, or refused with
+    ``strict``), then :func:`load_image` (EXIF rotation, RGB, antialiased
+    resize). Used for int8 calibration folders.
+
+    Args:
+        source: a folder (searched recursively, see :func:`list_images`) or a list of image paths.
+        size: an int (square) or ``(height, width)``, each >= 1.
+        limit: at most ``limit`` images (>= 1), evenly spaced over the sorted paths; default all.
+        strict: refuse unreadable images instead of skipping them.
+        progress: show a progress bar while checking.
+
+    Example:
+        >>> images = load_images("calibration/", 224, limit=100)  # doctest: +SKIP
+        >>> images.shape  # doctest: +SKIP
+        (100, 224, 224, 3)
+    """
+    if isinstance(source, (str, os.PathLike)):
+        if not os.path.isdir(source):
+            raise ValueError(f"`source` must be an image folder or a list of image files; received {source!r}.")
+        paths = list_images(os.fspath(source))
+    elif isinstance(source, (list, tuple)) and all(isinstance(p, (str, os.PathLike)) for p in source):
+        paths = [os.fspath(p) for p in source]
+    else:
+        raise TypeError(f"`source` must be a folder or a list of paths; received {source!r}.")
+    dims = (size, size) if isinstance(size, int) and not isinstance(size, bool) else tuple(size)
+    dims = tuple(check_int("size", d, low=1) for d in dims)
+    if limit is not None:  # spread over the sorted list: every class folder, not the first ones only
+        limit = check_int("limit", limit, low=1)
+        paths = paths[:: max(1, len(paths) // limit)][:limit]
+    check_bool("strict", strict)
+    orientations, bad = _scan(paths, progress)
+    if bad and strict:
+        raise ValueError(f"{len(bad)} unreadable image(s) in {source!r} (strict=True): " + "; ".join(bad[:20]))
+    if bad:
+        warn_caller(f"Skipping {len(bad)} unreadable image(s): " + "; ".join(bad[:20]))
+    if not orientations:
+        raise ValueError(f"{source!r} holds no readable images ({', '.join(IMAGE_SUFFIXES)}).")
+    return np.stack([np.asarray(load_image(p, orientations[p], dims)) for p in paths if p in orientations])
+
+
 def image_folder(
     path: Any,
     input_size: int = 224,
@@ -477,9 +523,8 @@ def image_folder(
         dataset = dataset.apply(tf.data.experimental.assert_cardinality(len(paths)))
         augmenter = photo_augmentation(crop, flip, color, seed=seed) if augment and split == "train" else None
         pipelines[split] = _batched(dataset, batch_size, augmenter)
-    calibration = np.stack(
-        [np.asarray(load_image(p, orientations[p], input_size)) for p, _ in kept["train"][:200]]
-    )
+    spread = kept["train"][:: max(1, len(kept["train"]) // 200)][:200]  # every class, not the first ones only
+    calibration = np.stack([np.asarray(load_image(p, orientations[p], input_size)) for p, _ in spread])
     return Data(
         train=pipelines["train"],
         val=pipelines["val"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import zipfile
 
 import h5py
 import keras
@@ -11,9 +12,9 @@ import numpy as np
 
 from keras_lightnets.registry import create_model, get_entry
 from keras_lightnets.validation import check_path
-from keras_lightnets.weights import WEIGHTS_SUFFIXES, load_weights, read_h5
+from keras_lightnets.weights import WEIGHTS_SUFFIXES, cache_dir, fetch, imagenet_file, load_weights, read_h5
 
-__all__ = ["CLASSIFIER_LAYERS", "load_backbone"]
+__all__ = ["CLASSIFIER_LAYERS", "check_weights_file", "fetch_imagenet", "load_backbone"]
 
 # The layers whose shapes depend on the number of classes; never transferred.
 CLASSIFIER_LAYERS = ("logits", "predictions")
@@ -37,6 +38,65 @@ def _weights_h5_classes(path: str) -> int:
         raise ValueError(f"{path!r} is not a readable Keras .weights.h5 file of a keras_lightnets model: {error}") from None
 
 
+def fetch_imagenet(name: str) -> str:
+    """Download (once, hash-checked) the ImageNet file ``load_backbone(model, name, "imagenet")`` reads.
+
+    Without network and without the cached file: a ``ValueError`` naming the
+    URL, the cache path to place the file at and ``weights=PATH`` as the
+    alternative (nothing else is tried).
+
+    Args:
+        name: a registered name with published ImageNet weights (``list_models(pretrained=True)``).
+
+    Example:
+        >>> path = fetch_imagenet("mobilenet_v3_small")  # doctest: +SKIP
+    """
+    entry = get_entry(name)
+    if not any(p.tag == "imagenet" for p in entry.pretrained):
+        raise ValueError(
+            f"{name} has no published 'imagenet' weights file; models that have one: "
+            "keras-lightnets list --pretrained (or pass the path of your own weights file)."
+        )
+    spec = imagenet_file(
+        entry.family, alpha=entry.fixed.get("alpha", 1.0), minimalistic=entry.fixed.get("minimalistic", False)
+    )
+    try:
+        return fetch(spec)
+    except ValueError:
+        raise
+    except Exception as error:  # Keras' get_file raises plain Exceptions for network failures
+        target = os.path.join(cache_dir(), "models", spec.fname)
+        raise ValueError(
+            f"Cannot download the ImageNet weights of {name} from {spec.origin} ({error}). Without network, "
+            f"place that file at {target} or pass the path of a weights file instead (--weights PATH)."
+        ) from None
+
+
+def check_weights_file(weights: str) -> str:
+    """Check that ``weights`` is an existing ``.keras`` / ``.weights.h5`` / ``.h5`` file Keras can open; return it.
+
+    A ``.keras`` file is a zip archive and the others HDF5: a file that is
+    neither is refused as unreadable (Keras would call it "not found").
+
+    Args:
+        weights: the path of a weights file.
+
+    Example:
+        >>> check_weights_file("run.keras")  # doctest: +SKIP
+        'run.keras'
+    """
+    weights = check_path("weights", weights, must_exist=True)
+    if not os.path.isfile(weights) or not weights.endswith(WEIGHTS_SUFFIXES):
+        raise ValueError(
+            f"`weights` must be 'imagenet' or a file ending with one of {WEIGHTS_SUFFIXES}; received {weights!r}."
+        )
+    readable = zipfile.is_zipfile(weights) if weights.endswith(".keras") else h5py.is_hdf5(weights)
+    if not readable:
+        kind = "a .keras (zip) archive" if weights.endswith(".keras") else "an HDF5 file"
+        raise ValueError(f"{weights!r} is not a readable weights file: it is not {kind} (truncated or corrupt?).")
+    return weights
+
+
 def _source_arrays(name: str, weights: str, input_shape: tuple[int | None, ...]) -> dict[str, list[np.ndarray]]:
     """``{layer name: arrays}`` of the trained model ``weights`` names."""
     if weights == "imagenet":
@@ -46,7 +106,7 @@ def _source_arrays(name: str, weights: str, input_shape: tuple[int | None, ...])
         try:
             source = keras.saving.load_model(weights, safe_mode=True, compile=False)
         except Exception as error:  # Keras raises many kinds for unreadable files
-            raise ValueError(f"Cannot read the model file {weights!r}: {error}") from None
+            raise ValueError(f"{weights!r} is not a readable .keras file: {error}") from None
         return {layer.name: layer.get_weights() for layer in source.layers if layer.weights}
     if weights.endswith(".weights.h5"):
         source = create_model(name, classes=_weights_h5_classes(weights), input_shape=input_shape)
@@ -77,11 +137,7 @@ def load_backbone(model: keras.Model, name: str, weights: str) -> keras.Model:
     """
     get_entry(name)
     if weights != "imagenet":
-        weights = check_path("weights", weights, must_exist=True)
-        if not weights.endswith(WEIGHTS_SUFFIXES):
-            raise ValueError(
-                f"`weights` must be 'imagenet' or a file ending with one of {WEIGHTS_SUFFIXES}; received {weights!r}."
-            )
+        weights = check_weights_file(weights)
     source = _source_arrays(name, os.fspath(weights), tuple(model.input_shape[1:]))
     targets = [layer for layer in model.layers if layer.weights and layer.name not in CLASSIFIER_LAYERS]
     extra = sorted(set(source) - {layer.name for layer in targets} - set(CLASSIFIER_LAYERS))

@@ -171,7 +171,7 @@ def test_fine_tune_export_int8_and_predict_from_the_cli(source_0_4, tmp_path, ca
 @pytest.mark.parametrize(
     "extra, pattern",
     [
-        (["--weights", "resnet50"], "--weights must be 'imagenet' or an existing weights file"),
+        (["--weights", "resnet50"], "`weights` must be 'imagenet' or an existing weights file"),
         (["--weights", "imagenet", "--unfreeze-from", "block_99"], "block_99"),
         (["--val-fraction", "0.5", "--test-fraction", "0.5"], "sum below 1"),
     ],
@@ -198,3 +198,51 @@ def test_pre_split_folder_with_different_classes_exits_2(tmp_path, capsys, rng):
     (tmp_path / "photos" / "val" / "blue").rename(tmp_path / "photos" / "val" / "cyan")
     assert main(["train", "mobilenet_v3_small", "--data", str(tmp_path / "photos"), "--input-size", "32"]) == 2
     assert "different classes" in capsys.readouterr().err
+
+
+def test_calibration_folder_gives_the_pixels_of_the_evaluation_pipeline(tmp_path, rng):
+    """`export --calibration DIR` reads images as training and evaluation do (EXIF, modes, resize)."""
+    from keras_lightnets import create_model
+    from keras_lightnets.cli import _load_calibration
+    from keras_lightnets.data import image_folder
+
+    for split in ("train", "val", "test"):
+        _photo_folder(tmp_path / "photos" / split, rng)
+    with pytest.warns(UserWarning, match="unreadable"):
+        data = image_folder(tmp_path / "photos", input_size=40, batch_size=8)
+    expected, _ = data.arrays("test")
+    model = create_model("mobilenet_v3_small", input_shape=(40, 40, 3), classes=3, include_preprocessing=True)
+    with pytest.warns(UserWarning, match="broken.jpg"):
+        images = _load_calibration(str(tmp_path / "photos" / "test"), model)
+    assert images.shape == expected.shape == (36, 40, 40, 3)
+    np.testing.assert_allclose(images, expected, atol=1e-3)
+    spread = _load_calibration(str(tmp_path / "photos" / "test"), model, limit=3)  # one image of each class
+    np.testing.assert_allclose(spread, expected[[0, 12, 24]], atol=1e-3)
+
+
+def test_imagenet_weights_without_network_exit_2_naming_url_cache_and_alternative(tmp_path, capsys, rng, monkeypatch):
+    import keras
+
+    import keras_lightnets.data as data_module
+
+    def no_network(*args, **kwargs):  # what keras.utils.get_file raises when the host cannot be resolved
+        raise Exception("URL fetch failure on https://example/: None -- [Errno -2] Name or service not known")
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+    monkeypatch.setattr(keras.utils, "get_file", no_network)
+    monkeypatch.setattr(data_module, "_scan", lambda *a, **k: pytest.fail("the folder was scanned first"))
+    folder = _photo_folder(tmp_path / "photos", rng)
+    assert main(["train", "mobilenet_v3_small", "--data", str(folder), "--weights", "imagenet"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "https://storage.googleapis.com/" in err and "weights_mobilenet_v3_small_224_1.0_float.h5" in err
+    assert str(tmp_path / "keras_home" / "models") in err and "--weights PATH" in err
+
+
+def test_corrupt_keras_file_is_called_unreadable_not_missing(tmp_path, capsys, rng):
+    bad = tmp_path / "broken.keras"
+    bad.write_bytes(b"PK but not really a zip")
+    folder = _photo_folder(tmp_path / "photos", rng)
+    assert main(["train", "mobilenet_v3_small", "--data", str(folder), "--weights", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "is not a readable weights file" in err and "not found" not in err.lower()

@@ -13,7 +13,9 @@ import pytest
 
 from keras_lightnets.data import digits
 from keras_lightnets.export import run_tflite, to_tflite
-from keras_lightnets.train import NonFiniteLossError, fit, make_optimizer
+from keras_lightnets.train import (
+    NonFiniteLossError, Schedule, TrainConfig, fit, make_optimizer, plan_phases, resolve_schedule,
+)
 
 # Digits at 32x32, AdamW 3e-3 cosine with a 1-epoch warm-up, label smoothing 0.1,
 # bn_momentum 0.9, plain images (no shift/zoom), dropout 0.2 before the classifier.
@@ -215,3 +217,89 @@ def test_jax_data_parallel_step_equals_one_device_and_fit_runs():
     assert kind == "DataParallel" and int(replicas) == 2
     assert abs(float(parallel) - float(single)) <= 1e-5 * abs(float(single))
     assert int(val_epochs) == 1 and 0.0 <= float(test_accuracy) <= 1.0
+
+
+# --------------------------------------------------------------------------- schedule and phase plan (pure)
+
+
+def test_schedule_from_scratch_keeps_20_epochs_on_the_digits_and_floors_steps_on_small_data():
+    assert resolve_schedule(TrainConfig(), steps_per_epoch=17)[:4] == (20, 0, 3e-3, None)  # digits: 1,079 / 64
+    small = resolve_schedule(TrainConfig(), steps_per_epoch=2)
+    assert small.epochs * 2 >= 300 and small.derived == ("epochs", "learning_rate")
+
+
+@pytest.mark.parametrize("steps_per_epoch", [1, 2, 5, 12, 47, 400])
+def test_derived_fine_tuning_schedule_gives_each_phase_its_steps(steps_per_epoch):
+    schedule = resolve_schedule(TrainConfig(weights="imagenet"), steps_per_epoch)
+    head, tune = schedule.freeze_epochs, schedule.epochs - schedule.freeze_epochs
+    assert head * steps_per_epoch >= 60 and head >= 2
+    assert tune * steps_per_epoch >= 300 and tune >= 10
+    assert head - 1 < max(2, 60 / steps_per_epoch) and tune - 1 < max(10, 300 / steps_per_epoch)  # no more than needed
+    assert (schedule.learning_rate, schedule.fine_tune_learning_rate) == (1e-2, pytest.approx(1e-3))
+    assert set(schedule.derived) == {"epochs", "learning_rate", "freeze_epochs", "fine_tune_learning_rate"}
+
+
+def test_what_the_user_gives_always_wins():
+    config = TrainConfig(epochs=12, weights="imagenet", learning_rate=3e-3)
+    assert resolve_schedule(config, 2)[:4] == (12, 2, 3e-3, pytest.approx(3e-4))  # head: its 1/6 share of 12
+    config = TrainConfig(epochs=40, weights="imagenet", freeze_epochs=7, fine_tune_learning_rate=5e-4)
+    schedule = resolve_schedule(config, 2)
+    assert schedule[:4] == (40, 7, 1e-2, 5e-4) and schedule.derived == ("learning_rate",)
+    assert resolve_schedule(TrainConfig(epochs=3, weights="imagenet", freeze_epochs=9), 2).freeze_epochs == 3
+    assert "from the defaults: learning_rate" in schedule.describe()
+    assert "head 7 epochs (14 steps) at learning rate 0.01, then fine-tuning 33 epochs (66 steps)" in schedule.describe()
+
+
+def _plan(schedule, progress=None):
+    return [(p.kind, p.index, p.initial_epoch, p.end, p.resumed) for p in plan_phases(schedule, progress)]
+
+
+def test_phase_plan_fresh_and_resumed():
+    two = Schedule(12, 3, 1e-2, 1e-3, 5, ())
+    assert _plan(two) == [("head", 0, 0, 3, False), ("fine_tune", 1, 3, 12, False)]
+    # Inside phase 1: it continues with its optimizer, phase 2 starts afresh.
+    assert _plan(two, {"epochs_done": 2, "phase": 0}) == [("head", 0, 2, 3, True), ("fine_tune", 1, 3, 12, False)]
+    # At the boundary: phase 1 is done, phase 2 starts afresh.
+    assert _plan(two, {"epochs_done": 3, "phase": 0}) == [("fine_tune", 1, 3, 12, False)]
+    # Inside phase 2: it continues with its optimizer.
+    assert _plan(two, {"epochs_done": 7, "phase": 1}) == [("fine_tune", 1, 7, 12, True)]
+    # Done: nothing left.
+    assert _plan(two, {"epochs_done": 12, "phase": 1}) == []
+    # No head phase; no fine-tuning phase.
+    assert _plan(Schedule(12, 0, 1e-2, 1e-3, 5, ())) == [("fine_tune", 1, 0, 12, False)]
+    assert _plan(Schedule(3, 3, 1e-2, 1e-3, 5, ())) == [("head", 0, 0, 3, False)]
+    scratch = Schedule(20, 0, 3e-3, None, 5, ())
+    assert _plan(scratch) == [("scratch", 0, 0, 20, False)]
+    assert _plan(scratch, {"epochs_done": 4, "phase": 0}) == [("scratch", 0, 4, 20, True)]
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, pattern",
+    [
+        (dict(epochs="12"), TypeError, "epochs"),
+        (dict(learning_rate=float("inf")), ValueError, "learning_rate"),
+        (dict(fine_tune_batch_norm=1), TypeError, "fine_tune_batch_norm"),
+        (dict(label_smoothing=1.0), ValueError, "label_smoothing"),
+        (dict(verbose=3), ValueError, "verbose"),
+        (dict(warmup_epochs=-1), ValueError, "warmup_epochs"),
+        (dict(early_stopping_patience=0), ValueError, "early_stopping_patience"),
+    ],
+)
+def test_config_refuses_bad_values(kwargs, error, pattern):
+    with pytest.raises(error, match=pattern):
+        TrainConfig(**kwargs)
+
+
+def test_trainer_functions_stay_short():
+    """The issue's bound: no function of the trainer runs 60 lines or more (docstrings not counted)."""
+    import ast
+    import inspect
+
+    import keras_lightnets.train as train
+
+    tree = ast.parse(inspect.getsource(train))
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body[1:] if isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant) else node.body
+            lines = body[-1].end_lineno - body[0].lineno + 1
+            assert lines < 60, (node.name, lines)

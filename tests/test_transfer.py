@@ -139,3 +139,80 @@ def test_bad_transfer_arguments_fail_before_any_work(kwargs, error, pattern, mon
     monkeypatch.setattr(train, "load_data", lambda *a, **k: pytest.fail("data loaded before checking"))
     with pytest.raises(error, match=pattern):
         fit("mobilenet_v3_small", "digits", epochs=2, **kwargs)
+
+
+# --------------------------------------------------------------------------- resume in each place of the phase plan
+
+
+@pytest.fixture(scope="module")
+def tiny_source(tmp_path_factory):
+    """A MobileNetV1 0.25 for 3 classes with random weights, saved as .keras: a fast pretrained start."""
+    path = str(tmp_path_factory.mktemp("tiny") / "source.keras")
+    create_model("mobilenet_v1_025", classes=3, input_shape=(32, 32, 3), include_preprocessing=True).save(path)
+    return path
+
+
+class _Interrupt(keras.callbacks.Callback):
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+class _StepsAtStart(keras.callbacks.Callback):
+    """The optimizer step at the start of every model.fit call (0: compiled afresh)."""
+
+    def __init__(self):
+        super().__init__()
+        self.steps = []
+
+    def on_train_begin(self, logs=None):
+        self.steps.append(int(keras.ops.convert_to_numpy(self.model.optimizer.iterations)))
+
+
+def _run(data, source, checkpoint, epochs, **kwargs):
+    return fit("mobilenet_v1_025", data, epochs=epochs, weights=source, freeze_epochs=3, checkpoint=checkpoint,
+               verbose=0, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def tiny_data():
+    return digits(input_size=32, batch_size=128, test_fraction=0.5, classes=(5, 6, 7, 8, 9))
+
+
+def test_resume_inside_the_head_phase_continues_its_optimizer(tiny_source, tiny_data, tmp_path):
+    checkpoint = str(tmp_path / "run.keras")
+    steps = tiny_data.steps_per_epoch
+    with pytest.raises(KeyboardInterrupt):
+        _run(tiny_data, tiny_source, checkpoint, 4, callbacks=[_Interrupt(epoch=2)])
+    assert json.load(open(checkpoint + ".progress.json")) == {"epochs_done": 2, "phase": 0}
+    starts = _StepsAtStart()
+    result = _run(tiny_data, tiny_source, checkpoint, 4, callbacks=[starts])
+    assert starts.steps == [2 * steps, 0]  # head phase continued at its step; fine-tuning compiled afresh
+    assert result.epochs_run == 2
+    assert json.load(open(checkpoint + ".progress.json")) == {"epochs_done": 4, "phase": 1}
+
+
+def test_resume_at_the_phase_boundary_starts_fine_tuning_afresh(tiny_source, tiny_data, tmp_path):
+    checkpoint = str(tmp_path / "run.keras")
+    head_only = _run(tiny_data, tiny_source, checkpoint, 3)
+    assert head_only.epochs_run == 3 and json.load(open(checkpoint + ".progress.json")) == {"epochs_done": 3, "phase": 0}
+    starts = _StepsAtStart()
+    result = _run(tiny_data, tiny_source, checkpoint, 5, callbacks=[starts])
+    assert starts.steps == [0] and result.epochs_run == 2
+    assert json.load(open(checkpoint + ".progress.json")) == {"epochs_done": 5, "phase": 1}
+    backbone = [l for l in result.model.layers if l.weights and l.name not in CLASSIFIER_LAYERS]
+    assert all(l.trainable for l in backbone if not isinstance(l, keras.layers.BatchNormalization))
+
+
+def test_fine_tune_batch_norm_updates_statistics_only_when_asked(tiny_source, tiny_data):
+    source = keras.saving.load_model(tiny_source)
+    moving = {l.name: l.moving_mean.numpy().copy() for l in source.layers if isinstance(l, keras.layers.BatchNormalization)}
+    for train_norm in (False, True):
+        result = fit("mobilenet_v1_025", tiny_data, epochs=1, weights=tiny_source, freeze_epochs=0,
+                     fine_tune_batch_norm=train_norm, verbose=0)
+        changed = [n for n, m in moving.items() if not np.array_equal(result.model.get_layer(n).moving_mean.numpy(), m)]
+        assert bool(changed) == train_norm, (train_norm, changed[:3])
