@@ -62,6 +62,10 @@ TRANSFER_LEARNING_RATE = {"adamw": 1e-2, "sgd": 0.1}
 FINE_TUNE_FACTOR = 0.1
 # Schedules derived from the data size: each phase gets at least this many optimizer steps
 # (a few dozen images at batch 64 are 1-2 steps an epoch) and at least this many epochs.
+# An epoch is one pass over the training split, or as many passes as make MIN_EPOCH_STEPS steps
+# when one pass is shorter (a few dozen images): Keras' per-epoch work (validation, callbacks,
+# logs) then stays a small share of the run.
+MIN_EPOCH_STEPS = 16
 HEAD_STEPS, MIN_HEAD_EPOCHS = 60, 2
 FINE_TUNE_STEPS, MIN_FINE_TUNE_EPOCHS = 300, 10
 SCRATCH_STEPS, MIN_SCRATCH_EPOCHS = 300, 20
@@ -111,7 +115,7 @@ class TrainConfig:
     ``freeze_epochs`` >= 0, learning rates > 0, ``input_size`` >= 32,
     ``batch_size`` >= 1, ``weight_decay`` >= 0, ``warmup_epochs`` >= 0,
     ``label_smoothing`` in [0, 1), ``early_stopping_patience`` >= 1, ``seed`` >= 0,
-    ``verbose`` 0/1/2. See :func:`fit` for each argument's meaning.
+    ``verbose`` 0/1/2, ``min_epoch_steps`` >= 1. See :func:`fit` for each argument's meaning.
 
     Example:
         >>> TrainConfig(epochs=12, weights=None).optimizer
@@ -138,6 +142,7 @@ class TrainConfig:
     mixed_precision: str | None = None
     seed: int = 0
     verbose: int = 1
+    min_epoch_steps: int = MIN_EPOCH_STEPS
 
     def __post_init__(self) -> None:
         def optional(name: str, check: Any, **bounds: Any) -> None:
@@ -150,7 +155,7 @@ class TrainConfig:
         optional("fine_tune_learning_rate", check_float, low=0.0, low_inclusive=False)
         optional("learning_rate", check_float, low=0.0, low_inclusive=False)
         optional("early_stopping_patience", check_int, low=1)
-        for name, low in (("input_size", 32), ("batch_size", 1), ("seed", 0)):
+        for name, low in (("input_size", 32), ("batch_size", 1), ("seed", 0), ("min_epoch_steps", 1)):
             object.__setattr__(self, name, check_int(name, getattr(self, name), low=low))
         for name in ("weight_decay", "warmup_epochs"):
             object.__setattr__(self, name, check_float(name, getattr(self, name), low=0.0))
@@ -252,6 +257,7 @@ class Schedule(NamedTuple):
     fine_tune_learning_rate: float | None  # None from scratch
     steps_per_epoch: int
     derived: tuple[str, ...]
+    passes_per_epoch: int = 1  # passes over the training split in one epoch (MIN_EPOCH_STEPS)
 
     def describe(self) -> str:
         """One line for the user: each phase's epochs, steps and learning rate, and what was derived.
@@ -270,10 +276,12 @@ class Schedule(NamedTuple):
                 f"{self.learning_rate:g}, then fine-tuning {tune} epochs ({tune * steps} steps) at "
                 f"{self.fine_tune_learning_rate:g}"
             )
+        if self.passes_per_epoch > 1:
+            text += f" (an epoch: {self.passes_per_epoch} passes over the small training split)"
         return f"schedule: {text}" + (f"; from the defaults: {', '.join(self.derived)}" if self.derived else "")
 
 
-def resolve_schedule(config: TrainConfig, steps_per_epoch: int) -> Schedule:
+def resolve_schedule(config: TrainConfig, steps_per_epoch: int, passes_per_epoch: int = 1) -> Schedule:
     """Fill in what ``config`` leaves to the defaults, from the number of steps an epoch has.
 
     From scratch: ``max(20, ceil(300 / steps_per_epoch))`` epochs at 3e-3 (AdamW).
@@ -286,17 +294,18 @@ def resolve_schedule(config: TrainConfig, steps_per_epoch: int) -> Schedule:
     Args:
         config: the checked configuration.
         steps_per_epoch: training batches per epoch (>= 1).
+        passes_per_epoch: passes over the training split in one epoch (>= 1), for the description.
 
     Example:
-        >>> resolve_schedule(TrainConfig(weights="imagenet"), steps_per_epoch=2)[:4]
-        (180, 30, 0.01, 0.001)
+        >>> resolve_schedule(TrainConfig(weights="imagenet"), steps_per_epoch=16)[:4]
+        (23, 4, 0.01, 0.001)
     """
     steps = check_int("steps_per_epoch", steps_per_epoch, low=1)
     derived = [name for name in ("epochs", "learning_rate") if getattr(config, name) is None]
     if not config.transfer:
         epochs = config.epochs or max(MIN_SCRATCH_EPOCHS, math.ceil(SCRATCH_STEPS / steps))
         rate = config.learning_rate or DEFAULT_LEARNING_RATE[config.optimizer]
-        return Schedule(epochs, 0, rate, None, steps, tuple(derived))
+        return Schedule(epochs, 0, rate, None, steps, tuple(derived), passes_per_epoch)
     head = max(MIN_HEAD_EPOCHS, math.ceil(HEAD_STEPS / steps))
     if config.epochs is None:
         freeze = head if config.freeze_epochs is None else config.freeze_epochs
@@ -308,7 +317,7 @@ def resolve_schedule(config: TrainConfig, steps_per_epoch: int) -> Schedule:
     rate = config.learning_rate or TRANSFER_LEARNING_RATE[config.optimizer]
     tune_rate = config.fine_tune_learning_rate or rate * FINE_TUNE_FACTOR
     derived += [name for name in ("freeze_epochs", "fine_tune_learning_rate") if getattr(config, name) is None]
-    return Schedule(epochs, min(freeze, epochs), rate, tune_rate, steps, tuple(derived))
+    return Schedule(epochs, min(freeze, epochs), rate, tune_rate, steps, tuple(derived), passes_per_epoch)
 
 
 class Phase(NamedTuple):
@@ -624,21 +633,32 @@ def load_data(
     )
 
 
-def _training_split(task: Task, data: Data, strategy: Any, batch_size: int) -> tuple[Any, int, bool]:
-    """(prepared training split, steps per epoch, sharded): JAX data parallelism drops the last odd batch."""
-    train = task.prepare(data.train, data)
-    if not isinstance(strategy, keras.distribution.DataParallel):
-        return train, data.steps_per_epoch, False
-    if batch_size % _replicas(strategy):
-        raise ValueError(
-            f"`batch_size` must be a multiple of the {_replicas(strategy)} JAX devices "
-            f"for data-parallel training; received {batch_size}."
-        )
+def _training_split(task: Task, data: Data, strategy: Any, config: TrainConfig) -> tuple[Any, int, int, bool]:
+    """(prepared training split, steps per epoch, passes per epoch, sharded).
+
+    A split shorter than ``config.min_epoch_steps`` batches is repeated within an
+    epoch; JAX data parallelism drops the last odd batch of each pass.
+    """
     import tensorflow as tf
 
-    steps = data.counts["train"] // batch_size
-    train = train.unbatch().batch(batch_size, drop_remainder=True)
-    return train.apply(tf.data.experimental.assert_cardinality(steps)), steps, True
+    train = task.prepare(data.train, data)
+    steps, sharded = data.steps_per_epoch, isinstance(strategy, keras.distribution.DataParallel)
+    if sharded:
+        if config.batch_size % _replicas(strategy):
+            raise ValueError(
+                f"`batch_size` must be a multiple of the {_replicas(strategy)} JAX devices "
+                f"for data-parallel training; received {config.batch_size}."
+            )
+        steps = data.counts["train"] // config.batch_size
+        if steps == 0:
+            raise ValueError(
+                f"The training split ({data.counts['train']} images) is smaller than one batch of "
+                f"`batch_size`={config.batch_size}; lower `batch_size`."
+            )
+        train = train.unbatch().batch(config.batch_size, drop_remainder=True)
+        train = train.apply(tf.data.experimental.assert_cardinality(steps))
+    passes = math.ceil(config.min_epoch_steps / steps)
+    return (train.repeat(passes) if passes > 1 else train), steps * passes, passes, sharded
 
 
 def _start_model(model_or_name: Any, data: Data, config: TrainConfig, task: Task, kwargs: dict[str, Any], strategy: Any) -> keras.Model:
@@ -686,6 +706,7 @@ def fit(
     verbose: int = 1,
     callbacks: list[keras.callbacks.Callback] | None = None,
     task: Task | None = None,
+    min_epoch_steps: int = MIN_EPOCH_STEPS,
     **model_kwargs: Any,
 ) -> TrainResult:
     """Train a model (or a registered name, built for the data), select on validation, test once.
@@ -714,7 +735,8 @@ def fit(
             the data's classes and input shape, ``bn_momentum=0.9`` unless given).
         data: ``"digits"``, an image folder path, or a :class:`~keras_lightnets.data.Data`.
         epochs: total epochs (>= 1) over both phases, counting those of a resumed
-            checkpoint; default derived from the data size.
+            checkpoint; default derived from the data size. An epoch is one pass over
+            the training split, or several when one pass is under ``min_epoch_steps`` steps.
         weights: None (from scratch), ``"imagenet"`` (downloaded now, before the
             data is read) or the path of a ``.keras``, ``.weights.h5`` or ``.h5``
             file of the same architecture, any classes (its head is dropped; see
@@ -746,6 +768,8 @@ def fit(
         verbose: 0 (silent), 1 (progress bar) or 2 (one line per epoch).
         callbacks: extra Keras callbacks.
         task: the :class:`~keras_lightnets.tasks.Task`; default the registered name's.
+        min_epoch_steps: the fewest optimizer steps (>= 1) an epoch has: a training split
+            of fewer batches is passed over several times per epoch (default 16; 1: one pass).
         **model_kwargs: passed to the model function when a name is given.
 
     Returns:
@@ -766,7 +790,7 @@ def fit(
         input_size=input_size, batch_size=batch_size, optimizer=optimizer, learning_rate=learning_rate,
         weight_decay=weight_decay, warmup_epochs=warmup_epochs, label_smoothing=label_smoothing,
         checkpoint=checkpoint, resume=resume, early_stopping_patience=early_stopping_patience, log_dir=log_dir,
-        mixed_precision=mixed_precision, seed=seed, verbose=verbose,
+        mixed_precision=mixed_precision, seed=seed, verbose=verbose, min_epoch_steps=min_epoch_steps,
     )
     config.check_for(model_or_name, model_kwargs)
     task = task or task_for(model_or_name)
@@ -777,9 +801,9 @@ def fit(
         if data.files:
             data.write_splits(config.log_dir)
     strategy = _strategy()
-    train, steps_per_epoch, sharded = _training_split(task, data, strategy, config.batch_size)
+    train, steps_per_epoch, passes, sharded = _training_split(task, data, strategy, config)
     run = Run(config, task, train, task.prepare(data.val, data), sharded, list(callbacks or []))
-    schedule = resolve_schedule(config, steps_per_epoch)
+    schedule = resolve_schedule(config, steps_per_epoch, passes)
     if config.verbose:
         print(schedule.describe())
     resuming = config.checkpoint is not None and config.resume and os.path.exists(config.checkpoint)

@@ -18,7 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-TORCH_TEST_MODULES = ("test_torchvision.py", "test_timm.py")
+TORCH_TEST_MODULES = ("test_torchvision.py", "test_timm.py", "test_detection.py")
 _HERE = pathlib.Path(__file__).parent.resolve()
 
 

@@ -85,7 +85,9 @@ class _Interrupt(keras.callbacks.Callback):
 
 def test_resume_after_interruption_continues_at_the_saved_step(small_data, tmp_path):
     checkpoint = tmp_path / "run.keras"
-    steps = int(small_data.train.cardinality())
+    passes = -(-16 // int(small_data.train.cardinality()))  # an epoch has at least 16 steps (MIN_EPOCH_STEPS)
+    steps = int(small_data.train.cardinality()) * passes
+    assert passes > 1
     with pytest.raises(KeyboardInterrupt):
         fit("mobilenet_v1_025", small_data, epochs=4, checkpoint=checkpoint, verbose=0,
             callbacks=[_Interrupt(epoch=2, batch=1)])
@@ -94,6 +96,7 @@ def test_resume_after_interruption_continues_at_the_saved_step(small_data, tmp_p
     assert sorted(os.listdir(tmp_path)) == ["run.keras", "run.keras.progress.json"]  # no half-written temporaries
     result = fit("mobilenet_v1_025", small_data, epochs=4, checkpoint=checkpoint, verbose=0)
     assert result.epochs_run == 2  # epochs 3 and 4 only
+    assert result.schedule.passes_per_epoch == passes and result.schedule.steps_per_epoch == steps
     assert int(result.model.optimizer.iterations.numpy()) == 4 * steps
     final = keras.saving.load_model(checkpoint, safe_mode=True)
     for a, b in zip(final.get_weights(), result.model.get_weights()):

@@ -185,7 +185,7 @@ def tiny_data():
 
 def test_resume_inside_the_head_phase_continues_its_optimizer(tiny_source, tiny_data, tmp_path):
     checkpoint = str(tmp_path / "run.keras")
-    steps = tiny_data.steps_per_epoch
+    steps = tiny_data.steps_per_epoch * -(-16 // tiny_data.steps_per_epoch)  # epochs of >= 16 steps
     with pytest.raises(KeyboardInterrupt):
         _run(tiny_data, tiny_source, checkpoint, 4, callbacks=[_Interrupt(epoch=2)])
     assert json.load(open(checkpoint + ".progress.json")) == {"epochs_done": 2, "phase": 0}

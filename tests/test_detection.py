@@ -1,0 +1,131 @@
+"""Detection pieces against torchvision: default boxes, box coder, matcher and the SSD loss."""
+
+from __future__ import annotations
+
+import types
+
+import keras
+import numpy as np
+import pytest
+
+torchvision = pytest.importorskip("torchvision", reason="the torchvision tests need the [test] extra")
+import torch  # noqa: E402
+from torchvision.models.detection import _utils as det_utils  # noqa: E402
+from torchvision.models.detection.anchor_utils import DefaultBoxGenerator  # noqa: E402
+from torchvision.models.detection.image_list import ImageList  # noqa: E402
+from torchvision.models.detection.ssd import SSD  # noqa: E402
+from torchvision.ops import box_iou as torch_box_iou  # noqa: E402
+
+from keras_lightnets.detection import (  # noqa: E402
+    BOX_WEIGHTS, box_iou, decode_boxes, default_boxes, encode_boxes, match_anchors, ssd_losses,
+)
+
+SSDLITE_MAPS = [(20, 20), (10, 10), (5, 5), (3, 3), (2, 2), (1, 1)]  # ssdlite320_mobilenet_v3_large at 320
+
+
+def _torch_anchors(sizes, image_size, **kwargs):
+    generator = DefaultBoxGenerator([[2, 3]] * len(sizes), **kwargs)
+    images = ImageList(torch.zeros(1, 3, *image_size), [tuple(image_size)])
+    maps = [torch.zeros(1, 8, h, w) for h, w in sizes]
+    return generator(images, maps)[0].numpy()
+
+
+@pytest.mark.parametrize(
+    "sizes, image_size",
+    [(SSDLITE_MAPS, (320, 320)), ([(24, 31), (12, 16), (6, 8), (3, 4), (2, 2), (1, 1)], (383, 497))],
+)
+def test_default_boxes_equal_torchvision(sizes, image_size):
+    ours = default_boxes(sizes, image_size)
+    theirs = _torch_anchors(sizes, image_size, min_ratio=0.2, max_ratio=0.95)
+    assert ours.shape == theirs.shape
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-6 * max(image_size))
+    if image_size == (320, 320):
+        assert ours.shape == (3234, 4)  # torchvision's ssdlite320_mobilenet_v3_large anchor count
+
+
+def _random_boxes(rng, count, size=320.0):
+    corner = rng.uniform(0, size * 0.8, (count, 2))
+    extent = rng.uniform(size * 0.05, size * 0.5, (count, 2))
+    return np.concatenate([corner, np.minimum(corner + extent, size)], axis=-1).astype("float32")
+
+
+def test_iou_and_box_coder_equal_torchvision(rng):
+    boxes, anchors = _random_boxes(rng, 50), default_boxes(SSDLITE_MAPS, (320, 320))
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(box_iou(boxes, anchors)),
+        torch_box_iou(torch.from_numpy(boxes), torch.from_numpy(anchors)).numpy(), atol=1e-6,
+    )
+    coder = det_utils.BoxCoder(weights=BOX_WEIGHTS)
+    targets = _random_boxes(rng, len(anchors))
+    ours = keras.ops.convert_to_numpy(encode_boxes(targets, anchors))
+    np.testing.assert_allclose(ours, coder.encode_single(torch.from_numpy(targets), torch.from_numpy(anchors)).numpy(),
+                               rtol=1e-4, atol=1e-4)
+    codes = rng.normal(0, 2, (len(anchors), 4)).astype("float32")
+    codes[:5, 2:] = 60.0  # beyond the clip
+    decoded = coder.decode_single(torch.from_numpy(codes), torch.from_numpy(anchors)).numpy()
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(decode_boxes(codes, anchors)), decoded, rtol=1e-5, atol=1e-3)
+    round_trip = keras.ops.convert_to_numpy(decode_boxes(encode_boxes(targets, anchors), anchors))
+    np.testing.assert_allclose(round_trip, targets, atol=1e-3)
+
+
+def _ground_truth(rng, counts, size=320.0, classes=5, pad=6):
+    boxes = np.zeros((len(counts), pad, 4), "float32")
+    labels = np.zeros((len(counts), pad), "int32")
+    valid = np.zeros((len(counts), pad), bool)
+    for i, count in enumerate(counts):
+        boxes[i, :count] = _random_boxes(rng, count, size)
+        labels[i, :count] = rng.integers(1, classes + 1, count)
+        valid[i, :count] = True
+        boxes[i, count:] = rng.uniform(0, size, 4)  # padding rows hold junk: they must never match
+    return boxes, labels, valid
+
+
+def test_matching_equals_torchvision_ssd_matcher(rng):
+    anchors = default_boxes(SSDLITE_MAPS, (320, 320))
+    boxes, _, valid = _ground_truth(rng, [4, 1, 0, 6])
+    ours = keras.ops.convert_to_numpy(match_anchors(boxes, valid, anchors))
+    matcher = det_utils.SSDMatcher(0.5)
+    for image in range(len(boxes)):
+        count = int(valid[image].sum())
+        if count == 0:
+            np.testing.assert_array_equal(ours[image], -1)
+            continue
+        iou = torch_box_iou(torch.from_numpy(boxes[image, :count]), torch.from_numpy(anchors))
+        np.testing.assert_array_equal(ours[image], matcher(iou).numpy())
+        assert set(ours[image][ours[image] >= 0]) == set(range(count))  # every box has an anchor
+
+
+def test_ssd_loss_equals_torchvision_compute_loss(rng):
+    anchors = default_boxes(SSDLITE_MAPS, (320, 320))
+    boxes, labels, valid = _ground_truth(rng, [3, 1, 6, 2])
+    codes = rng.normal(0, 1, (4, len(anchors), 4)).astype("float32")
+    logits = rng.normal(0, 2, (4, len(anchors), 6)).astype("float32")
+    box_loss, class_loss = (float(keras.ops.convert_to_numpy(v)) for v in ssd_losses(boxes, labels, valid, codes, logits, anchors))
+    reference = types.SimpleNamespace(box_coder=det_utils.BoxCoder(weights=BOX_WEIGHTS), neg_to_pos_ratio=3)
+    targets, matched = [], []
+    for image in range(4):
+        count = int(valid[image].sum())
+        target = {"boxes": torch.from_numpy(boxes[image, :count]), "labels": torch.from_numpy(labels[image, :count]).long()}
+        targets.append(target)
+        matched.append(det_utils.SSDMatcher(0.5)(torch_box_iou(target["boxes"], torch.from_numpy(anchors))))
+    outputs = {"bbox_regression": torch.from_numpy(codes), "cls_logits": torch.from_numpy(logits)}
+    theirs = SSD.compute_loss(reference, targets, outputs, [torch.from_numpy(anchors)] * 4, matched)
+    assert box_loss == pytest.approx(float(theirs["bbox_regression"]), rel=1e-4)
+    assert class_loss == pytest.approx(float(theirs["classification"]), rel=1e-4)
+
+
+@pytest.mark.parametrize(
+    "call, error, pattern",
+    [
+        (lambda: default_boxes([], (320, 320)), ValueError, "feature_sizes"),
+        (lambda: default_boxes([(0, 3)], (320, 320)), ValueError, "feature_sizes"),
+        (lambda: default_boxes([(3, 3)], (320, 320), [[2], [3]]), ValueError, "aspect_ratios"),
+        (lambda: default_boxes([(3, 3)], (320, 320), min_ratio=0.0), ValueError, "min_ratio"),
+        (lambda: default_boxes([(3, 3)], (320, "320")), TypeError, "image_size"),
+        (lambda: match_anchors(np.zeros((1, 1, 4)), np.ones((1, 1), bool), np.ones((1, 4)), threshold=1.5),
+         ValueError, "threshold"),
+    ],
+)
+def test_bad_arguments(call, error, pattern):
+    with pytest.raises(error, match=pattern):
+        call()
