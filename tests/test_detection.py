@@ -129,3 +129,62 @@ def test_ssd_loss_equals_torchvision_compute_loss(rng):
 def test_bad_arguments(call, error, pattern):
     with pytest.raises(error, match=pattern):
         call()
+
+
+def _torchvision_ssdlite():
+    torch.manual_seed(0)
+    model = torchvision.models.detection.ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=91)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.uniform_(-0.3, 0.3)
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 2.0)
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def ssdlite_pair():
+    from keras_lightnets.detection import ssdlite_from_torchvision
+
+    reference = _torchvision_ssdlite()
+    return reference, ssdlite_from_torchvision(reference.state_dict())
+
+
+def test_ssdlite_has_torchvisions_parameter_count(ssdlite_pair):
+    reference, model = ssdlite_pair
+    theirs = sum(p.numel() for p in reference.parameters())
+    ours = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    assert ours == theirs == 3_440_060
+
+
+@pytest.mark.parametrize("size", [(320, 320), (337, 419)])
+def test_ssdlite_raw_outputs_equal_torchvision(ssdlite_pair, size, rng):
+    from keras_lightnets.detection import ssdlite_anchors, ssdlite_from_torchvision
+    from keras_lightnets.testing import relative_error
+
+    reference, model = ssdlite_pair
+    if size != (320, 320):
+        model = ssdlite_from_torchvision(reference.state_dict(), input_shape=(*size, 3))
+    x = rng.uniform(-1, 1, (2, *size, 3)).astype("float32")
+    with torch.no_grad():
+        maps = list(reference.backbone(torch.from_numpy(x.transpose(0, 3, 1, 2).copy())).values())
+        head = reference.head(maps)
+        images = ImageList(torch.zeros(2, 3, *size), [size] * 2)
+        anchors = reference.anchor_generator(images, maps)[0].numpy()
+    boxes, logits = (keras.ops.convert_to_numpy(o) for o in model(x, training=False))
+    assert relative_error(boxes, head["bbox_regression"].numpy()) <= 1e-4
+    assert relative_error(logits, head["cls_logits"].numpy()) <= 1e-4
+    np.testing.assert_allclose(ssdlite_anchors(model), anchors, rtol=1e-6, atol=1e-6 * max(size))
+
+
+def test_ssdlite_refuses_an_input_too_small_and_unknown_backbones():
+    from keras_lightnets.detection import SSDLite
+
+    with pytest.raises(ValueError, match="too small"):
+        SSDLite("mobilenet_v3_large", 3, input_shape=(96, 96, 3))
+    with pytest.raises(ValueError, match="shufflenet_v1"):
+        SSDLite("shufflenet_v1_g3_x1_0", 3)
+    with pytest.raises(ValueError, match="num_classes"):
+        SSDLite("mobilenet_v3_large", 0)

@@ -10,7 +10,7 @@ import keras
 from keras_lightnets.convert.mapping import convert_checkpoint
 from keras_lightnets.validation import check_choice
 
-__all__ = ["TORCHVISION_MODELS", "from_torchvision"]
+__all__ = ["TORCHVISION_MODELS", "from_torchvision", "inverted_residual_prefixes"]
 
 # name -> (BatchNorm epsilon, Keras momentum, classifier weight key) of torchvision's model.
 TORCHVISION_MODELS: dict[str, tuple[float, float, str]] = {
@@ -37,8 +37,17 @@ def _conv_bn(prefixes: dict[str, str], layer: str, prefix: str) -> None:
     prefixes[f"{layer}_bn"] = f"{prefix}.1"
 
 
-def _inverted_residual_prefixes(names: set[str], v2: bool) -> dict[str, str]:
-    """Keras layer -> torchvision module for MobileNetV2 / V3."""
+def inverted_residual_prefixes(names: set[str], v2: bool) -> dict[str, str]:
+    """Keras layer -> torchvision module (``features.N...``, ``classifier.N``) for MobileNetV2 / V3.
+
+    Args:
+        names: the layer names of the Keras model.
+        v2: MobileNetV2 (``conv`` blocks with a bare projection) rather than V3 (``block``).
+
+    Example:
+        >>> inverted_residual_prefixes({"stem", "block_0_depthwise", "head_conv"}, v2=False)["block_0_depthwise"]
+        'features.1.block.0'
+    """
     prefixes: dict[str, str] = {}
     _conv_bn(prefixes, "stem", "features.0")
     blocks = sum(1 for name in names if name.startswith("block_") and name.endswith("_depthwise"))
@@ -119,7 +128,7 @@ def from_torchvision(name: str, state_dict: Any, **model_kwargs: Any) -> keras.M
         names = {layer.name for layer in model.layers}
         if name.startswith("shufflenet"):
             return _shufflenet_v2_prefixes(names)
-        return _inverted_residual_prefixes(names, v2=name == "mobilenet_v2")
+        return inverted_residual_prefixes(names, v2=name == "mobilenet_v2")
 
     return convert_checkpoint(
         name, state_dict, model_kwargs, prefixes=prefixes, bn_epsilon=epsilon, bn_momentum=momentum,

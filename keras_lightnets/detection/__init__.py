@@ -1,12 +1,20 @@
 """Object detection (SSDLite), layered above the models: anchors, box coding, matching, loss.
 
-Work in progress towards issue 24: the pieces below are exact to torchvision's
-``DefaultBoxGenerator``, ``BoxCoder``, ``SSDMatcher`` and ``SSD.compute_loss``
-and tested against them; the SSDLite model, post-processing and export follow.
+Work in progress towards issue 24. Exact to torchvision and tested against it:
+``DefaultBoxGenerator`` (:func:`default_boxes`), ``BoxCoder`` (:func:`encode_boxes`,
+:func:`decode_boxes`), ``SSDMatcher`` (:func:`match_anchors`), ``SSD.compute_loss``
+(:func:`ssd_losses`) and ``ssdlite320_mobilenet_v3_large`` (:func:`SSDLite`,
+:func:`ssdlite_from_torchvision`: parameters and raw head outputs). Post-processing
+(NMS), the registry names, TFLite export and training follow.
 """
 
 from keras_lightnets.detection.anchors import default_boxes
 from keras_lightnets.detection.boxes import BOX_WEIGHTS, box_iou, decode_boxes, encode_boxes
+from keras_lightnets.detection.convert import ssdlite_from_torchvision
 from keras_lightnets.detection.loss import match_anchors, ssd_losses
+from keras_lightnets.detection.ssdlite import SSDLite, extra_block, prediction_head, ssdlite_anchors
 
-__all__ = ["BOX_WEIGHTS", "box_iou", "decode_boxes", "default_boxes", "encode_boxes", "match_anchors", "ssd_losses"]
+__all__ = [
+    "BOX_WEIGHTS", "SSDLite", "box_iou", "decode_boxes", "default_boxes", "encode_boxes", "extra_block",
+    "match_anchors", "prediction_head", "ssd_losses", "ssdlite_anchors", "ssdlite_from_torchvision",
+]

@@ -81,6 +81,7 @@ def _mobilenet_v3(
     args: ModelArgs,
     alpha: float,
     minimalistic: bool,
+    reduced_tail: bool = False,
 ) -> keras.Model:
     """Walk a V3 block table (shared by Large and Small)."""
     # minimalistic: no SE, ReLU everywhere, 3x3 depthwise everywhere.
@@ -90,14 +91,17 @@ def _mobilenet_v3(
     x = conv_block(x, STEM_FILTERS, 3, tracker.step(2)[0], activation=head_act, name="stem", **args.norm)
     tracker.tap(x)
     paper_in = STEM_FILTERS
+    last_stage = max(i for i, block in enumerate(blocks) if block.strides == 2)
     for index, block in enumerate(blocks):
+        # torchvision's reduced tail (its detection backbones): the last stage at half width.
+        divider = 2 if reduced_tail and index >= last_stage else 1
         # The expansion is a ratio of the input channels (as in the official
         # TF-slim code and keras.applications), so widths scale consistently.
         expanded = make_divisible(x.shape[-1] * (block.expanded / paper_in))
         strides, rate = tracker.step(block.strides)
         x = bottleneck(
             x,
-            make_divisible(block.filters * alpha),
+            make_divisible(block.filters * alpha / divider),
             expanded,
             3 if minimalistic else block.kernel,
             strides,
@@ -114,16 +118,21 @@ def _mobilenet_v3(
     if args.include_top:
         if alpha > 1.0:
             pre_logits = make_divisible(pre_logits * alpha)
+        pre_logits //= 2 if reduced_tail else 1
         x = conv_classifier(x, args, hidden=pre_logits, hidden_activation=head_act)
     else:
         x = pool_features(x, args.pooling)
     return finish_model(inputs, x, args, default_name, tracker)
 
 
-def _v3_args(family: str, alpha: Any, minimalistic: Any, **shared: Any) -> tuple[ModelArgs, float, bool]:
+def _v3_args(
+    family: str, alpha: Any, minimalistic: Any, reduced_tail: Any, **shared: Any
+) -> tuple[ModelArgs, float, bool]:
     """Check the V3 width arguments and the shared ones (``dropout_rate`` is ``dropout``)."""
     alpha = check_float("alpha", alpha, low=0.0, low_inclusive=False)
     check_bool("minimalistic", minimalistic)
+    if check_bool("reduced_tail", reduced_tail) and shared.get("weights") == "imagenet":
+        raise ValueError("`reduced_tail=True` has no 'imagenet' weights file (its last stage is half as wide).")
     args = ModelArgs.check(default_size=ANY_SIZE, **shared)
     return args.with_imagenet(family, alpha=alpha, minimalistic=minimalistic), alpha, minimalistic
 
@@ -143,6 +152,8 @@ _V3_DOC = """MobileNetV3-{size}, layer for layer ``keras.applications.MobileNetV
         alpha: width multiplier (> 0), e.g. 0.75, 1.0.
         minimalistic: no SE, ReLU everywhere, 3x3 depthwise kernels.
         dropout_rate: dropout before the logits, in [0, 1).
+        reduced_tail: the last stage at half width (torchvision's detection
+            backbone, e.g. ``ssdlite320_mobilenet_v3_large``; pre-logits halved too).
         {{shared_args}}
 
     Example:
@@ -171,16 +182,19 @@ def MobileNetV3Large(
     output_stride: int = 32,
     padding: str = "same",
     name: str | None = "MobileNetV3Large",
+    reduced_tail: bool = False,
 ) -> keras.Model:
     args, alpha, minimalistic = _v3_args(
-        "mobilenet_v3_large", alpha, minimalistic,
+        "mobilenet_v3_large", alpha, minimalistic, reduced_tail,
         input_shape=input_shape, include_top=include_top, weights=weights, input_tensor=input_tensor,
         pooling=pooling, classes=classes, classifier_activation=classifier_activation, dropout=dropout_rate,
         include_preprocessing=include_preprocessing, bn_momentum=bn_momentum, bn_epsilon=bn_epsilon,
         features_only=features_only, out_indices=out_indices, output_stride=output_stride,
         padding=padding, name=name,
     )
-    return _mobilenet_v3(MOBILENET_V3_LARGE_BLOCKS, LARGE_PRE_LOGITS, "MobileNetV3Large", args, alpha, minimalistic)
+    return _mobilenet_v3(
+        MOBILENET_V3_LARGE_BLOCKS, LARGE_PRE_LOGITS, "MobileNetV3Large", args, alpha, minimalistic, reduced_tail
+    )
 
 
 def MobileNetV3Small(
@@ -202,16 +216,19 @@ def MobileNetV3Small(
     output_stride: int = 32,
     padding: str = "same",
     name: str | None = "MobileNetV3Small",
+    reduced_tail: bool = False,
 ) -> keras.Model:
     args, alpha, minimalistic = _v3_args(
-        "mobilenet_v3_small", alpha, minimalistic,
+        "mobilenet_v3_small", alpha, minimalistic, reduced_tail,
         input_shape=input_shape, include_top=include_top, weights=weights, input_tensor=input_tensor,
         pooling=pooling, classes=classes, classifier_activation=classifier_activation, dropout=dropout_rate,
         include_preprocessing=include_preprocessing, bn_momentum=bn_momentum, bn_epsilon=bn_epsilon,
         features_only=features_only, out_indices=out_indices, output_stride=output_stride,
         padding=padding, name=name,
     )
-    return _mobilenet_v3(MOBILENET_V3_SMALL_BLOCKS, SMALL_PRE_LOGITS, "MobileNetV3Small", args, alpha, minimalistic)
+    return _mobilenet_v3(
+        MOBILENET_V3_SMALL_BLOCKS, SMALL_PRE_LOGITS, "MobileNetV3Small", args, alpha, minimalistic, reduced_tail
+    )
 
 
 MobileNetV3Large.__doc__ = _V3_DOC.format(size="Large", last=14, pre_logits=1280)
