@@ -140,3 +140,21 @@ def tflite_op_counts(model: keras.Model, **options: Any) -> tuple[dict[str, int]
     tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
     ranks = [len(tensors[op["inputs"][0]]["shape"]) for op in ops if op["op_name"] == "TRANSPOSE"]
     return dict(collections.Counter(op["op_name"] for op in ops)), ranks
+
+
+def realistic_torch_batch_norm(model: Any, bias: float = 0.3, variance: tuple[float, float] = (0.5, 2.0)) -> Any:
+    """A PyTorch model in eval mode with random, realistic BatchNorm affine parameters and statistics.
+
+    Fresh BatchNorm layers are identities (mean 0, variance 1, scale 1, shift 0), which would
+    hide a wrong epsilon, momentum or statistics mapping in a parity test.
+    """
+    import torch
+
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.uniform_(-bias, bias)
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(*variance)
+    return model.eval()

@@ -16,6 +16,7 @@ from torchvision.models.detection.image_list import ImageList  # noqa: E402
 from torchvision.models.detection.ssd import SSD  # noqa: E402
 from torchvision.ops import box_iou as torch_box_iou  # noqa: E402
 
+from tests.helpers import realistic_torch_batch_norm  # noqa: E402
 from keras_lightnets.detection import (  # noqa: E402
     BOX_WEIGHTS, box_iou, decode_boxes, default_boxes, encode_boxes, match_anchors, ssd_losses,
 )
@@ -134,14 +135,7 @@ def test_bad_arguments(call, error, pattern):
 def _torchvision_ssdlite():
     torch.manual_seed(0)
     model = torchvision.models.detection.ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=91)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                module.weight.uniform_(0.5, 1.5)
-                module.bias.uniform_(-0.3, 0.3)
-                module.running_mean.uniform_(-0.5, 0.5)
-                module.running_var.uniform_(0.5, 2.0)
-    return model.eval()
+    return realistic_torch_batch_norm(model)
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ import torch  # noqa: E402
 from keras_lightnets.cli import main  # noqa: E402
 from keras_lightnets.convert import TIMM_MODELS, from_timm  # noqa: E402
 from keras_lightnets.testing import relative_error  # noqa: E402
+from tests.helpers import realistic_torch_batch_norm  # noqa: E402
 
 TOLERANCE = 1e-4
 # timm's default (training) input size per model: an independent statement of each variant's native size.
@@ -25,13 +26,8 @@ NATIVE = {name: timm.create_model(name, pretrained=False).pretrained_cfg["input_
 def _timm_model(name: str, num_classes: int = 1000) -> torch.nn.Module:
     torch.manual_seed(0)
     model = timm.create_model(name, pretrained=False, num_classes=num_classes)
+    realistic_torch_batch_norm(model, bias=0.2, variance=(0.5, 1.5))
     with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                module.weight.uniform_(0.5, 1.5)
-                module.bias.uniform_(-0.2, 0.2)
-                module.running_mean.uniform_(-0.5, 0.5)
-                module.running_var.uniform_(0.5, 1.5)
         for key, parameter in model.named_parameters():
             if key.endswith("layer_scale.gamma"):  # 1e-5 at init would hide the blocks they scale
                 parameter.uniform_(0.05, 0.2)

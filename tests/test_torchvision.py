@@ -18,6 +18,7 @@ from keras_lightnets.cli import main  # noqa: E402
 from keras_lightnets.convert import TORCHVISION_MODELS, from_torchvision  # noqa: E402
 from keras_lightnets.registry import get_entry  # noqa: E402
 from keras_lightnets.testing import relative_error  # noqa: E402
+from tests.helpers import realistic_torch_batch_norm  # noqa: E402
 
 TOLERANCE = 1e-4
 
@@ -25,14 +26,7 @@ TOLERANCE = 1e-4
 def _torchvision_model(name: str, num_classes: int = 1000) -> torch.nn.Module:
     torch.manual_seed(0)
     model = getattr(torchvision.models, name)(num_classes=num_classes)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                module.weight.uniform_(0.5, 1.5)
-                module.bias.uniform_(-0.3, 0.3)
-                module.running_mean.uniform_(-0.5, 0.5)
-                module.running_var.uniform_(0.5, 2.0)
-    return model.eval()
+    return realistic_torch_batch_norm(model)
 
 
 def _logits(model: torch.nn.Module, x: np.ndarray) -> np.ndarray:
