@@ -182,3 +182,25 @@ def test_ssdlite_refuses_an_input_too_small_and_unknown_backbones():
         SSDLite("shufflenet_v1_g3_x1_0", 3)
     with pytest.raises(ValueError, match="num_classes"):
         SSDLite("mobilenet_v3_large", 0)
+
+
+def test_postprocess_equals_torchvision_postprocess_detections(ssdlite_pair, rng):
+    from keras_lightnets.detection import ssdlite_anchors
+    from keras_lightnets.detection.postprocess import postprocess
+
+    reference, model = ssdlite_pair
+    anchors = ssdlite_anchors(model)
+    # Head outputs with distinct scores (a random-weight detector scores every class ~1/91: ties everywhere).
+    boxes = rng.normal(0, 1, (2, len(anchors), 4)).astype("float32")
+    logits = rng.normal(0, 3, (2, len(anchors), 91)).astype("float32")
+    head = {"bbox_regression": torch.from_numpy(boxes), "cls_logits": torch.from_numpy(logits)}
+    for threshold in (0.001, 0.05):
+        reference.score_thresh = threshold
+        with torch.no_grad():
+            theirs = reference.postprocess_detections(head, [torch.from_numpy(anchors)] * 2, [(320, 320)] * 2)
+        ours = postprocess(boxes, logits, anchors, (320, 320), score_threshold=threshold)
+        for mine, their in zip(ours, theirs):
+            assert len(mine.scores) == len(their["scores"]) > 0
+            np.testing.assert_allclose(mine.scores, their["scores"].numpy(), rtol=1e-5)
+            np.testing.assert_array_equal(mine.labels, their["labels"].numpy())
+            np.testing.assert_allclose(mine.boxes, their["boxes"].numpy(), atol=1e-3)

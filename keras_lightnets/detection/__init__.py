@@ -3,18 +3,19 @@
 Work in progress towards issue 24. Exact to torchvision and tested against it:
 ``DefaultBoxGenerator`` (:func:`default_boxes`), ``BoxCoder`` (:func:`encode_boxes`,
 :func:`decode_boxes`), ``SSDMatcher`` (:func:`match_anchors`), ``SSD.compute_loss``
-(:func:`ssd_losses`) and ``ssdlite320_mobilenet_v3_large`` (:func:`SSDLite`,
-:func:`ssdlite_from_torchvision`: parameters and raw head outputs). Post-processing
-(NMS), the registry names, TFLite export and training follow.
+(:func:`ssd_losses`), ``postprocess_detections`` (:func:`postprocess`) and
+``ssdlite320_mobilenet_v3_large`` (:func:`SSDLite`,
+:func:`ssdlite_from_torchvision`: parameters and raw head outputs). The registry names, TFLite export and training follow.
 """
 
 from keras_lightnets.detection.anchors import default_boxes
 from keras_lightnets.detection.boxes import BOX_WEIGHTS, box_iou, decode_boxes, encode_boxes
 from keras_lightnets.detection.convert import ssdlite_from_torchvision
 from keras_lightnets.detection.loss import match_anchors, ssd_losses
+from keras_lightnets.detection.postprocess import Detections, nms, postprocess
 from keras_lightnets.detection.ssdlite import SSDLite, extra_block, prediction_head, ssdlite_anchors
 
 __all__ = [
-    "BOX_WEIGHTS", "SSDLite", "box_iou", "decode_boxes", "default_boxes", "encode_boxes", "extra_block",
-    "match_anchors", "prediction_head", "ssd_losses", "ssdlite_anchors", "ssdlite_from_torchvision",
+    "BOX_WEIGHTS", "Detections", "SSDLite", "box_iou", "decode_boxes", "default_boxes", "encode_boxes", "extra_block",
+    "match_anchors", "nms", "postprocess", "prediction_head", "ssd_losses", "ssdlite_anchors", "ssdlite_from_torchvision",
 ]
