@@ -47,6 +47,7 @@ __all__ = [
     "QUANTIZATIONS",
     "Comparison",
     "TFLiteReport",
+    "converter_options",
     "compare",
     "labels_path",
     "run_tflite",
@@ -149,7 +150,19 @@ def to_saved_model(model: keras.Model, path: Any, *, overwrite: bool = False) ->
     return path
 
 
-def _converter_options(quantization: str, calibration: Any, int8_io: bool) -> dict[str, Any]:
+def converter_options(quantization: str, calibration: Any, int8_io: bool) -> dict[str, Any]:
+    """``tf.lite.TFLiteConverter`` settings for a precision: builtin ops only, int8 calibrated.
+
+    Args:
+        quantization: one of :data:`QUANTIZATIONS`.
+        calibration: for ``"int8"``, a representative-dataset generator function
+            (:func:`keras_lightnets.calibration.calibration_samples`); else None.
+        int8_io: int8 input and output tensors (int8 only).
+
+    Example:
+        >>> converter_options("float32", None, False)["target_spec"]["supported_ops"]  # doctest: +SKIP
+        [<OpsSet.TFLITE_BUILTINS: 'TFLITE_BUILTINS'>]
+    """
     import tensorflow as tf
 
     builtins = [tf.lite.OpsSet.TFLITE_BUILTINS]
@@ -284,7 +297,7 @@ def _convert_tflite(
 ) -> None:
     import tensorflow as tf
 
-    options = _converter_options(quantization, calibration, int8_io)
+    options = converter_options(quantization, calibration, int8_io)
     decompose = hard_swish == "decomposed" or (hard_swish == "auto" and quantization == "int8")
     graph = with_spellings(model, hard_swish=decompose, average_pooling=quantization == "int8")
     if absorb_shuffle:  # dense up to 16 channels per group in int8 files, 8 in float ones (measured)

@@ -5,17 +5,20 @@ Work in progress towards issue 24. Exact to torchvision and tested against it:
 :func:`decode_boxes`), ``SSDMatcher`` (:func:`match_anchors`), ``SSD.compute_loss``
 (:func:`ssd_losses`), ``postprocess_detections`` (:func:`postprocess`) and
 ``ssdlite320_mobilenet_v3_large`` (:func:`SSDLite`,
-:func:`ssdlite_from_torchvision`: parameters and raw head outputs). The registry names, TFLite export and training follow.
+:func:`ssdlite_from_torchvision`: parameters and raw head outputs); :func:`detector_to_tflite` writes the TFLite
+object-detector file (LiteRT's ``TFLite_Detection_PostProcess``). The registry names,
+predict and training follow.
 """
 
 from keras_lightnets.detection.anchors import default_boxes
 from keras_lightnets.detection.boxes import BOX_WEIGHTS, box_iou, decode_boxes, encode_boxes
 from keras_lightnets.detection.convert import ssdlite_from_torchvision
+from keras_lightnets.detection.export import DETECTION_OUTPUTS, detector_to_tflite, tflite_anchors
 from keras_lightnets.detection.loss import match_anchors, ssd_losses
 from keras_lightnets.detection.postprocess import Detections, nms, postprocess
 from keras_lightnets.detection.ssdlite import SSDLite, extra_block, prediction_head, ssdlite_anchors
 
 __all__ = [
-    "BOX_WEIGHTS", "Detections", "SSDLite", "box_iou", "decode_boxes", "default_boxes", "encode_boxes", "extra_block",
-    "match_anchors", "nms", "postprocess", "prediction_head", "ssd_losses", "ssdlite_anchors", "ssdlite_from_torchvision",
+    "BOX_WEIGHTS", "DETECTION_OUTPUTS", "Detections", "SSDLite", "box_iou", "decode_boxes", "default_boxes", "detector_to_tflite", "encode_boxes", "extra_block",
+    "match_anchors", "nms", "postprocess", "prediction_head", "ssd_losses", "ssdlite_anchors", "ssdlite_from_torchvision", "tflite_anchors",
 ]

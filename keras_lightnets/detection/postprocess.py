@@ -12,7 +12,7 @@ import keras
 import numpy as np
 
 from keras_lightnets.detection.boxes import decode_boxes
-from keras_lightnets.validation import check_float, check_int
+from keras_lightnets.validation import check_bool, check_float, check_int
 
 __all__ = ["Detections", "nms", "postprocess"]
 
@@ -64,6 +64,7 @@ def postprocess(
     iou_threshold: float = 0.55,
     candidates_per_class: int = 300,
     max_detections: int = 300,
+    clip_before_nms: bool = True,
 ) -> list[Detections]:
     """Detections of every image from an SSD's raw outputs (torchvision's ``postprocess_detections``).
 
@@ -82,6 +83,8 @@ def postprocess(
         iou_threshold: in [0, 1].
         candidates_per_class: boxes per class entering NMS (>= 1).
         max_detections: detections per image (>= 1).
+        clip_before_nms: clip boxes to the image before NMS (torchvision); False clips
+            after it, as LiteRT's ``TFLite_Detection_PostProcess`` does.
 
     Example:
         >>> boxes, logits = model(images)  # doctest: +SKIP
@@ -92,8 +95,10 @@ def postprocess(
     candidates_per_class = check_int("candidates_per_class", candidates_per_class, low=1)
     max_detections = check_int("max_detections", max_detections, low=1)
     height, width = (check_int("image_size", v, low=1) for v in image_size)
+    check_bool("clip_before_nms", clip_before_nms)
+    limits = np.array([width, height, width, height], dtype=np.float32)
     decoded = keras.ops.convert_to_numpy(decode_boxes(box_codes, anchors))
-    decoded = np.clip(decoded, 0.0, np.array([width, height, width, height], dtype=np.float32))
+    decoded = np.clip(decoded, 0.0, limits) if clip_before_nms else decoded
     logits = keras.ops.convert_to_numpy(class_logits).astype(np.float32)
     probabilities = np.exp(logits - logits.max(-1, keepdims=True))
     probabilities /= probabilities.sum(-1, keepdims=True)
@@ -109,5 +114,6 @@ def postprocess(
             kept_labels.append(np.full(len(chosen), label, dtype=np.int64))
         all_scores = np.concatenate(kept_scores)
         order = np.argsort(-all_scores, kind="stable")[:max_detections]
-        found.append(Detections(np.concatenate(kept_boxes)[order], all_scores[order], np.concatenate(kept_labels)[order]))
+        kept = np.clip(np.concatenate(kept_boxes)[order], 0.0, limits)
+        found.append(Detections(kept, all_scores[order], np.concatenate(kept_labels)[order]))
     return found

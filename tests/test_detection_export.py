@@ -1,0 +1,84 @@
+"""SSDLite to TFLite: the object-detector convention, LiteRT's post-processing op, equal to Keras' detections."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ai_edge_litert.interpreter import Interpreter
+
+from keras_lightnets.detection import SSDLite, ssdlite_anchors
+from keras_lightnets.detection.export import DETECTION_OUTPUTS, detector_to_tflite
+from keras_lightnets.detection.postprocess import postprocess
+from keras_lightnets.testing import realistic_weights
+
+SIZE = 320
+
+
+@pytest.fixture(scope="module")
+def detector():
+    model = SSDLite("mobilenet_v3_small", 3, input_shape=(SIZE, SIZE, 3))
+    model.set_weights(realistic_weights(model, seed=3))
+    for layer in model.layers:  # spread the class scores: a random head scores every class alike (near-ties)
+        if layer.name.startswith("class_head_") and layer.name.endswith("_conv"):
+            kernel, bias = layer.get_weights()
+            layer.set_weights([kernel * 40.0, bias])
+    model.class_names = ["cat", "dog", "bird"]
+    return model
+
+
+def _run(path, image):
+    interpreter = Interpreter(str(path))
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], image[None])
+    interpreter.invoke()
+    return [interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()]
+
+
+def test_float32_file_follows_the_detector_convention_and_equals_keras(detector, tmp_path, rng):
+    path = tmp_path / "det.tflite"
+    report = detector_to_tflite(detector, path, score_threshold=0.2, max_detections=50)
+    assert report.ops.get("TFLite_Detection_PostProcess") == 1
+    assert not [op for op in report.ops if op.startswith("Flex")]
+    assert (tmp_path / "det.labels.txt").read_text().split() == ["cat", "dog", "bird"]
+    interpreter = Interpreter(str(path))
+    interpreter.allocate_tensors()  # the post-processing op sizes its outputs here
+    details = interpreter.get_output_details()
+    assert [tuple(d["shape"]) for d in details] == [(1, 50, 4), (1, 50), (1, 50), (1,)]
+    anchors = ssdlite_anchors(detector)
+    compared = 0
+    for _ in range(2):
+        image = rng.uniform(0, 255, (SIZE, SIZE, 3)).astype("float32")
+        boxes, classes, scores, count = _run(path, image)
+        codes, logits = detector(image[None], training=False)
+        (expected,) = postprocess(np.asarray(codes), np.asarray(logits), anchors, (SIZE, SIZE), score_threshold=0.2,
+                                  candidates_per_class=10**6, max_detections=50, clip_before_nms=False)
+        found = int(count[0])
+        assert found == len(expected.scores) > 0
+        np.testing.assert_allclose(scores[0, :found], expected.scores, rtol=1e-4, atol=1e-6)
+        np.testing.assert_array_equal(classes[0, :found].astype(int), expected.labels - 1)
+        yxyx = np.clip(boxes[0, :found], 0.0, 1.0) * SIZE
+        np.testing.assert_allclose(yxyx[:, [1, 0, 3, 2]], expected.boxes, atol=1e-4 * SIZE)
+        compared += found
+    assert compared >= 10
+
+
+@pytest.mark.parametrize("quantization", ["float16", "dynamic", "int8"])
+def test_every_precision_converts_with_the_post_processing_op(detector, quantization, tmp_path, rng):
+    calibration = rng.uniform(0, 255, (4, SIZE, SIZE, 3)).astype("float32")
+    path = tmp_path / f"{quantization}.tflite"
+    report = detector_to_tflite(detector, path, quantization, calibration, num_calibration=4, score_threshold=0.2)
+    assert report.ops.get("TFLite_Detection_PostProcess") == 1 and not [op for op in report.ops if op.startswith("Flex")]
+    boxes, classes, scores, count = _run(path, calibration[0])
+    assert boxes.shape == (1, 100, 4) and 0 <= int(count[0]) <= 100
+    assert np.all(scores[0, : int(count[0])] >= 0.2 - 1e-3)
+
+
+def test_bad_arguments(detector, tmp_path):
+    with pytest.raises(ValueError, match="quantization"):
+        detector_to_tflite(detector, tmp_path / "x.tflite", "int4")
+    with pytest.raises(ValueError, match="score_threshold"):
+        detector_to_tflite(detector, tmp_path / "x.tflite", score_threshold=1.0)
+    with pytest.raises(ValueError, match="tflite"):
+        detector_to_tflite(detector, tmp_path / "x.onnx")
+    assert list(tmp_path.iterdir()) == []
+    assert DETECTION_OUTPUTS[0] == "detection_boxes"
