@@ -82,3 +82,16 @@ def test_bad_arguments(detector, tmp_path):
         detector_to_tflite(detector, tmp_path / "x.onnx")
     assert list(tmp_path.iterdir()) == []
     assert DETECTION_OUTPUTS[0] == "detection_boxes"
+
+
+def test_keras_file_round_trip_in_safe_mode(detector, tmp_path, rng):
+    import keras
+
+    path = tmp_path / "det.keras"
+    detector.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    image = rng.uniform(0, 255, (1, SIZE, SIZE, 3)).astype("float32")
+    for ours, theirs in zip(detector(image, training=False), loaded(image, training=False)):
+        np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))
+    np.testing.assert_array_equal(ssdlite_anchors(loaded), ssdlite_anchors(detector))
+    assert loaded.class_names == ["cat", "dog", "bird"]
