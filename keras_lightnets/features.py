@@ -13,12 +13,12 @@ from typing import Any
 
 import keras
 
-from keras_lightnets.models import MobileNetV1, MobileNetV2, MobileNetV3Large, MobileNetV3Small
+from keras_lightnets.models import MobileNetV1, MobileNetV2, MobileNetV3Large, MobileNetV3Small, MobileNetV4, ShuffleNetV2
 from keras_lightnets.models.network import LightNet
 from keras_lightnets.registry import get_entry, list_models
 from keras_lightnets.validation import check_choice
 
-__all__ = ["SSDLITE_TAPS", "backbone", "feature_info"]
+__all__ = ["SSDLITE_TAPS", "STRIDE_TAPS", "backbone", "feature_info"]
 
 # SSDLite / SSD tap layers and their nominal reductions: (stride 16, stride 32).
 # MobileNetV2: expansion output of the 15th conv layer (block 13) and the final
@@ -31,6 +31,8 @@ SSDLITE_TAPS: dict[Any, tuple[tuple[str, int], tuple[str, int]]] = {
     MobileNetV3Large: (("block_12_expand_act", 16), ("head_conv_act", 32)),
     MobileNetV3Small: (("block_8_expand_act", 16), ("head_conv_act", 32)),
 }
+# Families without a published SSDLite: the last stride-16 and stride-32 maps (features_only, out_indices (3, 4)).
+STRIDE_TAPS = (MobileNetV4, ShuffleNetV2)
 
 
 def feature_info(model: keras.Model) -> list[dict[str, Any]]:
@@ -65,8 +67,9 @@ def backbone(name: str, taps: str = "ssdlite", **kwargs: Any) -> keras.Model:
     ``taps="ssdlite"`` returns ``[stride-16 map, stride-32 map]``: MobileNetV2
     ``block_13_expand_act`` (576 ch) and the 1280-ch last conv; MobileNetV3 the
     expansion of the 13th Large (672 ch) / 9th Small (288 ch) block and the
-    last conv (960 / 576 ch); MobileNetV1 ``block_11/13_pointwise_act``. With
-    ``output_stride=16`` both maps are at reduction 16.
+    last conv (960 / 576 ch); MobileNetV1 ``block_11/13_pointwise_act``;
+    MobileNetV4 and ShuffleNetV2 (no published SSDLite) the last maps at
+    stride 16 and 32. With ``output_stride=16`` both maps are at reduction 16.
 
     Args:
         name: a registered MobileNet name (see :func:`list_models`).
@@ -81,11 +84,14 @@ def backbone(name: str, taps: str = "ssdlite", **kwargs: Any) -> keras.Model:
     """
     check_choice("taps", taps, ("ssdlite",))
     entry = get_entry(name)
-    if entry.builder not in SSDLITE_TAPS:
-        supported = [n for n in list_models() if get_entry(n).builder in SSDLITE_TAPS]
+    if entry.builder not in SSDLITE_TAPS and entry.builder not in STRIDE_TAPS:
+        supported = [n for n in list_models() if get_entry(n).builder in (*SSDLITE_TAPS, *STRIDE_TAPS)]
         raise ValueError(f"`name` {name!r} has no SSDLite taps; supported names: {supported}.")
     if kwargs.get("include_top", False) is not False or kwargs.get("features_only", False):
         raise ValueError("`backbone` builds include_top=False, features_only=False models itself.")
+    if entry.builder in STRIDE_TAPS:
+        model = entry.builder(**{**kwargs, **entry.fixed, "include_top": False, "features_only": True, "out_indices": (3, 4)})
+        return LightNet(model.inputs, model.outputs, name=f"{model.name}_ssdlite", feature_info=model.feature_info)
     model = entry.builder(**{**kwargs, **entry.fixed, "include_top": False})
     output_stride = kwargs.get("output_stride", 32)
     outputs, info = [], []

@@ -95,3 +95,16 @@ def test_keras_file_round_trip_in_safe_mode(detector, tmp_path, rng):
         np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))
     np.testing.assert_array_equal(ssdlite_anchors(loaded), ssdlite_anchors(detector))
     assert loaded.class_names == ["cat", "dog", "bird"]
+
+
+FAMILIES = ["mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small", "mobilenet_v4_conv_small",
+            "mobilenet_v4_conv_medium", "shufflenet_v2_x1_0"]
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_every_backbone_family_builds_an_ssdlite_with_six_maps(name):
+    model = SSDLite(name, 5, input_shape=(320, 320, 3))
+    sizes = [tuple(entry["size"]) for entry in model.feature_info]
+    assert sizes == [(20, 20), (10, 10), (5, 5), (3, 3), (2, 2), (1, 1)]
+    assert [tuple(o.shape) for o in model.outputs] == [(None, 3234, 4), (None, 3234, 6)]
+    assert len(ssdlite_anchors(model)) == 3234

@@ -122,8 +122,8 @@ def test_ssdlite_taps(name, expected):
 def test_backbone_refuses_unknown_taps_and_families():
     with pytest.raises(ValueError, match="taps"):
         backbone("mobilenet_v2", taps="fpn")
-    with pytest.raises(ValueError, match="shufflenet_v2_x1_0.*supported"):
-        backbone("shufflenet_v2_x1_0")
+    with pytest.raises(ValueError, match="shufflenet_v1_g3_x1_0.*supported"):
+        backbone("shufflenet_v1_g3_x1_0")
     with pytest.raises(ValueError, match="include_top"):
         backbone("mobilenet_v2", include_top=True)
 
@@ -186,3 +186,10 @@ def test_bad_feature_arguments(kwargs, error, pattern, monkeypatch):
     monkeypatch.setattr(keras, "Input", lambda *a, **k: pytest.fail("built before checking"))
     with pytest.raises(error, match=pattern):
         MobileNetV2(**kwargs)
+
+
+@pytest.mark.parametrize("name, channels", [("mobilenet_v4_conv_small", [96, 960]), ("shufflenet_v2_x1_0", [232, 1024])])
+def test_families_without_a_published_ssdlite_tap_their_last_stride_16_and_32_maps(name, channels):
+    model = backbone(name, input_shape=(160, 160, 3))
+    assert [(f["reduction"], f["channels"]) for f in feature_info(model)] == [(16, channels[0]), (32, channels[1])]
+    assert [tuple(o.shape[1:3]) for o in model.outputs] == [(10, 10), (5, 5)]
