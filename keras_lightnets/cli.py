@@ -25,7 +25,7 @@ from keras_lightnets.litert import tflite_latency
 from keras_lightnets.macs import count_macs
 from keras_lightnets.registry import create_model, get_entry, list_models
 from keras_lightnets.data import load_images
-from keras_lightnets.predict import predict_images
+from keras_lightnets.predict import detect_images, draw_detections, is_detector, predict_images
 from keras_lightnets.tasks import task_for
 from keras_lightnets.train import (
     NonFiniteLossError, TrainConfig, export_and_compare, export_table, fit, load_data, write_plots,
@@ -118,11 +118,15 @@ def _parser() -> argparse.ArgumentParser:
         )
         convert.add_argument("--overwrite", action="store_true", help="replace an existing output")
 
-    predict = commands.add_parser("predict", help="classify images with a .keras or .tflite model (class names included)")
+    predict = commands.add_parser(
+        "predict", help="classify images, or find objects with a detector, using a .keras or .tflite model"
+    )
     predict.add_argument("model", help="a .keras or .tflite file")
     predict.add_argument("images", nargs="+", help="image files and/or folders of images")
     predict.add_argument("--top", type=argparse_int(1, "--top"), default=5, help="classes per image")
     predict.add_argument("--input-size", type=argparse_int(32, "--input-size"), default=224, help="for models of any size")
+    predict.add_argument("--score", type=float, default=0.3, help="detectors: lowest score shown, in [0, 1) (default 0.3)")
+    predict.add_argument("--draw", metavar="FOLDER", help="detectors: write each image with its boxes into FOLDER")
 
     bench = model_command("bench", "Keras and TFLite float32 latency on this machine (median)")
     bench.add_argument("--runs", type=argparse_int(1, "--runs"), default=30, help="timed runs (>= 1)")
@@ -252,6 +256,16 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _predict(args: argparse.Namespace) -> None:
+    if is_detector(args.model):
+        for found in detect_images(args.model, args.images, score_threshold=args.score):
+            for detection in found.detections:
+                box = ", ".join(f"{v:.1f}" for v in detection.box)
+                print(f"{found.path}\t{detection.label}\t{detection.score:.3f}\t[{box}]")
+            if args.draw:
+                print(f"drawn: {draw_detections(found, args.draw)}")
+        return
+    if args.draw:
+        raise ValueError("--draw applies to detectors; the model is a classifier")
     for prediction in predict_images(args.model, args.images, top=args.top, input_size=args.input_size):
         print(prediction.path)
         for name, probability in prediction.classes:

@@ -11,7 +11,7 @@ import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
 from keras_lightnets.latency import median_seconds
-from keras_lightnets.validation import check_path
+from keras_lightnets.validation import check_bool, check_path
 
 __all__ = [
     "Comparison", "Delegation", "compare", "run_tflite", "tflite_delegation", "tflite_input_shape", "tflite_latency",
@@ -94,7 +94,7 @@ def tflite_delegation(path: Any) -> Delegation:
     return Delegation(len(delegates), dict(names))
 
 
-def run_tflite(path: Any, x: Any, *, num_threads: int | None = None) -> np.ndarray:
+def run_tflite(path: Any, x: Any, *, num_threads: int | None = None, all_outputs: bool = False) -> Any:
     """Run a ``.tflite`` file on float images ``x`` (N, H, W, C); return float outputs.
 
     Each image runs on its own (batch-1 files, as :func:`to_tflite` writes);
@@ -105,13 +105,15 @@ def run_tflite(path: Any, x: Any, *, num_threads: int | None = None) -> np.ndarr
         path: a ``.tflite`` file.
         x: float images (N, H, W, C).
         num_threads: interpreter threads (None: LiteRT's default).
+        all_outputs: return a tuple with every output of the file (in its order,
+            e.g. a detector's boxes, classes, scores, count), not only the first.
 
     Example:
         >>> probabilities = run_tflite("v3_small.tflite", images)  # doctest: +SKIP
     """
+    check_bool("all_outputs", all_outputs)
     interpreter = _interpreter(path, num_threads)
     input_detail = interpreter.get_input_details()[0]
-    output_detail = interpreter.get_output_details()[0]
     x = np.asarray(x, dtype=np.float32)
     expected = tuple(input_detail["shape"][1:])
     if x.ndim != 4 or x.shape[1:] != expected:
@@ -120,7 +122,8 @@ def run_tflite(path: Any, x: Any, *, num_threads: int | None = None) -> np.ndarr
     if tuple(input_detail["shape"]) != shape:
         interpreter.resize_tensor_input(input_detail["index"], shape)
     interpreter.allocate_tensors()
-    outputs = []
+    details = interpreter.get_output_details() if all_outputs else interpreter.get_output_details()[:1]
+    outputs: list[list[np.ndarray]] = [[] for _ in details]
     for sample in x:
         sample = sample[None]
         if input_detail["dtype"] != np.float32:
@@ -130,12 +133,14 @@ def run_tflite(path: Any, x: Any, *, num_threads: int | None = None) -> np.ndarr
             sample = sample.astype(input_detail["dtype"])
         interpreter.set_tensor(input_detail["index"], sample)
         interpreter.invoke()
-        out = interpreter.get_tensor(output_detail["index"])
-        if output_detail["dtype"] != np.float32:
-            scale, zero_point = output_detail["quantization"]
-            out = (out.astype(np.float32) - zero_point) * scale
-        outputs.append(out[0])
-    return np.stack(outputs).astype(np.float32)
+        for collected, detail in zip(outputs, details):
+            out = interpreter.get_tensor(detail["index"])
+            if detail["dtype"] != np.float32:
+                scale, zero_point = detail["quantization"]
+                out = (out.astype(np.float32) - zero_point) * scale
+            collected.append(out[0])
+    stacked = tuple(np.stack(collected).astype(np.float32) for collected in outputs)
+    return stacked if all_outputs else stacked[0]
 
 
 def compare(model: keras.Model, path: Any, x: Any) -> Comparison:

@@ -8,12 +8,19 @@ from typing import Any, NamedTuple
 import keras
 import numpy as np
 
-from keras_lightnets.data import IMAGE_SUFFIXES, check_image, list_images, load_image
-from keras_lightnets.export import labels_path
-from keras_lightnets.litert import run_tflite, tflite_input_shape
-from keras_lightnets.validation import check_int, check_path
+from PIL import Image, ImageDraw
 
-__all__ = ["Prediction", "class_names_of", "predict_images"]
+from keras_lightnets.data import IMAGE_SUFFIXES, check_image, list_images, load_image
+from keras_lightnets.detection import DETECTION_OUTPUTS, postprocess, ssdlite_anchors
+from keras_lightnets.export import labels_path
+from keras_lightnets.files import atomic_target
+from keras_lightnets.litert import run_tflite, tflite_input_shape
+from keras_lightnets.validation import check_float, check_int, check_path
+
+__all__ = [
+    "Detection", "ImageDetections", "Prediction", "class_names_of", "detect_images", "draw_detections", "is_detector",
+    "predict_images",
+]
 
 
 class Prediction(NamedTuple):
@@ -119,3 +126,148 @@ def predict_images(model_path: Any, images: list[Any], top: int = 5, input_size:
         order = np.argsort(-row)[:top]
         results.append(Prediction(path, [(names[i], float(row[i])) for i in order]))
     return results
+
+
+# --------------------------------------------------------------------------- detectors
+
+
+class Detection(NamedTuple):
+    """One object found in an image."""
+
+    label: str
+    score: float
+    box: tuple[float, float, float, float]  # x1, y1, x2, y2 in pixels of the image as stored (EXIF applied)
+
+
+class ImageDetections(NamedTuple):
+    """Every object found in one image, best first."""
+
+    path: str
+    size: tuple[int, int]  # (height, width) after EXIF rotation
+    detections: list[Detection]
+
+
+def is_detector(model_path: Any) -> bool:
+    """Whether ``model_path`` is an object detector (``.tflite`` with the detector outputs, or an SSDLite ``.keras``).
+
+    Args:
+        model_path: a ``.keras`` or ``.tflite`` file.
+
+    Example:
+        >>> is_detector("det_int8.tflite")  # doctest: +SKIP
+        True
+    """
+    model_path = check_path("model", model_path, must_exist=True)
+    if model_path.endswith(".tflite"):
+        from ai_edge_litert.interpreter import Interpreter
+
+        interpreter = Interpreter(model_path)
+        signatures = interpreter.get_signature_list()
+        return len(signatures) == 1 and sorted(next(iter(signatures.values()))["outputs"]) == sorted(DETECTION_OUTPUTS)
+    model = keras.saving.load_model(model_path, safe_mode=True, compile=False)
+    return len(model.outputs) == 2 and model.outputs[0].shape[-1] == 4
+
+
+def _oriented_size(path: str, orientation: int) -> tuple[int, int]:
+    with Image.open(path) as image:
+        width, height = image.size
+    return (width, height) if orientation in (5, 6, 7, 8) else (height, width)
+
+
+def _class_namer(model_path: str, keras_model: Any) -> Any:
+    """Class index (0 = first real class) -> name, from the model or the labels file beside a ``.tflite``."""
+    names = list(getattr(keras_model, "class_names", None) or [])
+    if not names and model_path.endswith(".tflite") and os.path.isfile(labels_path(model_path)):
+        with open(labels_path(model_path), encoding="utf-8") as file:
+            names = [line.rstrip("\n") for line in file]
+    return lambda index: names[index] if index < len(names) else f"class {index}"
+
+
+def detect_images(
+    model_path: Any, images: list[Any], score_threshold: float = 0.3, iou_threshold: float = 0.55, max_detections: int = 100
+) -> list[ImageDetections]:
+    """Find objects in image files (or every image in folders) with a detector ``.keras`` or ``.tflite`` file.
+
+    Images go through the training path (EXIF rotation, RGB, resize to the
+    model's input, [0, 255] pixels); boxes come back in pixels of each image
+    as stored (EXIF applied). A ``.tflite`` detector's own post-processing
+    (thresholds fixed at export) and a ``.keras`` SSDLite's
+    (:func:`keras_lightnets.detection.postprocess`) are both filtered at ``score_threshold``.
+
+    Args:
+        model_path: an SSDLite ``.keras`` file or a detector ``.tflite`` file.
+        images: image files and/or folders of images.
+        score_threshold: lowest score reported, in [0, 1).
+        iou_threshold: NMS IoU for a ``.keras`` model, in [0, 1].
+        max_detections: detections per image (>= 1).
+
+    Example:
+        >>> for found in detect_images("det.tflite", ["street.jpg"]):  # doctest: +SKIP
+        ...     print(found.path, found.detections[:1])
+    """
+    model_path = check_path("model", model_path, must_exist=True)
+    score_threshold = check_float("score_threshold", score_threshold, low=0.0, high=1.0, high_inclusive=False)
+    max_detections = check_int("max_detections", max_detections, low=1)
+    if not isinstance(images, (list, tuple)) or not images:
+        raise ValueError(f"`images` must be a non-empty list of image files or folders; received {images!r}.")
+    paths = _image_paths([os.fspath(i) for i in images])
+    checked = [check_image(p) for p in paths]
+    bad = [f"{p}: {problem}" for p, _, problem in checked if problem]
+    if bad:
+        raise ValueError(f"Unreadable image(s): {'; '.join(bad[:10])}")
+    keras_model = None
+    if model_path.endswith(".keras"):
+        keras_model = keras.saving.load_model(model_path, safe_mode=True, compile=False)
+        height, width = keras_model.input_shape[1:3]
+    else:
+        height, width = tflite_input_shape(model_path)[1:3]
+    name_of = _class_namer(model_path, keras_model)
+    results = []
+    for path, orientation, _ in checked:
+        image = np.asarray(load_image(path, orientation, (height, width)))[None]
+        if keras_model is not None:
+            codes, logits = keras_model(image, training=False)
+            (found,) = postprocess(codes, logits, ssdlite_anchors(keras_model), (height, width),
+                                   score_threshold=score_threshold, iou_threshold=iou_threshold,
+                                   max_detections=max_detections)
+            boxes = found.boxes / np.array([width, height, width, height], dtype=np.float32)
+            labels, scores = found.labels - 1, found.scores
+        else:
+            yxyx, classes, scores, count = run_tflite(model_path, image, all_outputs=True)
+            keep = min(int(count[0]), max_detections)
+            boxes = np.clip(yxyx[0, :keep][:, [1, 0, 3, 2]], 0.0, 1.0)
+            labels, scores = classes[0, :keep].astype(int), scores[0, :keep]
+        original = _oriented_size(path, orientation)
+        scale = np.array([original[1], original[0], original[1], original[0]], dtype=np.float32)
+        chosen = scores >= score_threshold
+        results.append(ImageDetections(path, original, [
+            Detection(name_of(int(label)), float(score), tuple(float(v) for v in box * scale))
+            for label, score, box in zip(labels[chosen], scores[chosen], boxes[chosen])
+        ]))
+    return results
+
+
+def draw_detections(found: ImageDetections, folder: Any) -> str:
+    """Write ``found``'s image with its boxes and labels drawn into ``folder`` (same file name, PNG); return the path.
+
+    Args:
+        found: from :func:`detect_images`.
+        folder: an output folder (created if missing).
+
+    Example:
+        >>> draw_detections(detect_images("det.tflite", ["street.jpg"])[0], "drawn/")  # doctest: +SKIP
+        'drawn/street.png'
+    """
+    folder = check_path("folder", folder, must_exist=False)
+    os.makedirs(folder, exist_ok=True)
+    _, orientation, _ = check_image(found.path)
+    pixels = np.asarray(load_image(found.path, orientation, found.size)).astype(np.uint8)
+    image = Image.fromarray(pixels)
+    draw = ImageDraw.Draw(image)
+    for detection in found.detections:
+        draw.rectangle(detection.box, outline=(255, 40, 40), width=2)
+        draw.text((detection.box[0] + 2, detection.box[1] + 1), f"{detection.label} {detection.score:.2f}", fill=(255, 255, 0))
+    target = os.path.join(folder, os.path.splitext(os.path.basename(found.path))[0] + ".png")
+    with atomic_target(target) as temporary:
+        image.save(temporary, format="PNG")
+    return target

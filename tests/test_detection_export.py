@@ -108,3 +108,37 @@ def test_every_backbone_family_builds_an_ssdlite_with_six_maps(name):
     assert sizes == [(20, 20), (10, 10), (5, 5), (3, 3), (2, 2), (1, 1)]
     assert [tuple(o.shape) for o in model.outputs] == [(None, 3234, 4), (None, 3234, 6)]
     assert len(ssdlite_anchors(model)) == 3234
+
+
+def test_predict_finds_the_same_objects_from_the_tflite_and_keras_files_and_draws_them(detector, tmp_path, rng, capsys):
+    from PIL import Image
+
+    from keras_lightnets.cli import main
+    from keras_lightnets.predict import detect_images
+
+    tflite_path, keras_path = tmp_path / "det.tflite", tmp_path / "det.keras"
+    detector_to_tflite(detector, tflite_path, score_threshold=0.2, max_detections=20)
+    detector.save(keras_path)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(rng.integers(0, 255, (240, 400, 3), dtype=np.uint8)).save(photos / "wide.png")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored landscape, shown portrait
+    Image.fromarray(rng.integers(0, 255, (200, 300, 3), dtype=np.uint8)).save(photos / "turned.jpg", exif=exif.tobytes())
+    from_tflite = detect_images(tflite_path, [photos], score_threshold=0.2, max_detections=20)
+    from_keras = detect_images(keras_path, [photos], score_threshold=0.2, max_detections=20)
+    assert [f.size for f in from_tflite] == [(300, 200), (240, 400)]  # (height, width) after EXIF
+    for ours, theirs in zip(from_tflite, from_keras):
+        assert ours.detections and ours.detections[0].label in ("cat", "dog", "bird")
+        assert ours.detections[0].label == theirs.detections[0].label
+        np.testing.assert_allclose(ours.detections[0].box, theirs.detections[0].box, atol=1.0)
+        for detection in ours.detections:
+            x1, y1, x2, y2 = detection.box
+            assert 0 <= x1 <= x2 <= ours.size[1] and 0 <= y1 <= y2 <= ours.size[0] and detection.score >= 0.2
+    assert main(["predict", str(tflite_path), str(photos), "--score", "0.2", "--draw", str(tmp_path / "drawn")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert sum(line.startswith(str(photos / "wide.png")) for line in lines) == len(from_tflite[1].detections)
+    assert {p.name for p in (tmp_path / "drawn").iterdir()} == {"wide.png", "turned.png"}
+    assert Image.open(tmp_path / "drawn" / "turned.png").size == (200, 300)  # (width, height) upright
+    assert main(["predict", str(tflite_path), str(photos), "--score", "nan"]) == 2
+    assert "score_threshold" in capsys.readouterr().err
