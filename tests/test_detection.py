@@ -204,3 +204,18 @@ def test_postprocess_equals_torchvision_postprocess_detections(ssdlite_pair, rng
             np.testing.assert_allclose(mine.scores, their["scores"].numpy(), rtol=1e-5)
             np.testing.assert_array_equal(mine.labels, their["labels"].numpy())
             np.testing.assert_allclose(mine.boxes, their["boxes"].numpy(), atol=1e-3)
+
+
+def test_detection_benchmark_smoke_run(tmp_path):
+    import json
+
+    from benchmarks.detection import main as detection
+
+    output = tmp_path / "results"
+    argv = ["--backbones", "mobilenet_v3_small", "--size", "320", "--runs", "3", "--trials", "1", "--output", str(output)]
+    assert detection(argv) == 0
+    results = json.loads((output / "detection.json").read_text())
+    (row,) = results["rows"]
+    assert row["float32_ms"] > 0 and row["int8_ms"] > 0 and results["torchvision_ms"] > 0
+    assert row["float32_flex_ops"] == row["int8_flex_ops"] == []
+    assert "`mobilenet_v3_small`" in (output / "detection.md").read_text()

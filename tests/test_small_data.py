@@ -1,8 +1,8 @@
 """Fine-tuning on a small, messy folder with the default schedule: the issue's evidence, measured in CI.
 
 Colour digit photos (clutter, noise, JPEG/PNG/GIF in five modes, sides 48-112 px) read at 64x64.
-The source: MobileNetV3-Small trained from scratch (default schedule) on digits 0-4, 300 photos
-per class. The target: digits 5-9 with 15 training photos per class (pre-split; val 10 and test
+The source: MobileNetV3-Small trained from scratch (30 epochs) on digits 0-4, 300 photos
+per class. The target: digits 5-9 with 20 training photos per class (pre-split; val 10 and test
 40 per class, handwriting never seen in training). Both runs on the target use fit()'s defaults
 (flip off, as the README advises for digits): fine-tuning from the source against training from scratch.
 Measured here: see the assertion message (printed with -s) and the closing note of issue 23.
@@ -23,17 +23,17 @@ from keras_lightnets.train import fit
 def folders(tmp_path_factory):
     root = tmp_path_factory.mktemp("colour_digits")
     source = digit_photos(root / "source", classes=(0, 1, 2, 3, 4), counts={"train": 300, "val": 20, "test": 20}, seed=1)
-    target = digit_photos(root / "target", classes=(5, 6, 7, 8, 9), counts={"train": 15, "val": 10, "test": 40}, seed=3)
+    target = digit_photos(root / "target", classes=(5, 6, 7, 8, 9), counts={"train": 20, "val": 10, "test": 40}, seed=3)
     return source, target
 
 
-def test_default_fine_tuning_on_15_photos_per_class_beats_scratch_and_survives_int8(folders, tmp_path):
+def test_default_fine_tuning_on_20_photos_per_class_beats_scratch_and_survives_int8(folders, tmp_path):
     source_folder, target_folder = folders
-    source = fit("mobilenet_v3_small", image_folder(source_folder, 64, 64, flip=False, cache=True), verbose=0)
+    source = fit("mobilenet_v3_small", image_folder(source_folder, 64, 64, flip=False, cache=True), epochs=30, verbose=0)
     source_path = str(tmp_path / "source.keras")
     source.model.save(source_path)
     data = image_folder(target_folder, 64, 64, flip=False, cache=True)
-    assert data.counts["train"] == 75
+    assert data.counts["train"] == 100
     transfer = fit("mobilenet_v3_small", data, weights=source_path, verbose=0)
     scratch = fit("mobilenet_v3_small", data, verbose=0)
     path = tmp_path / "transfer_int8.tflite"

@@ -117,7 +117,8 @@ def SSDLite(
         if min(maps[-1].shape[1:3]) < 2:
             raise ValueError(
                 f"`input_shape` {input_shape} is too small: extra block {index} would halve a "
-                f"{tuple(maps[-1].shape[1:3])} map; use at least {32 * 2 ** len(filters)} pixels per side."
+                f"{tuple(maps[-1].shape[1:3])} map (at 320x320 the maps are 20, 10, 5, 3, 2 and 1 pixels; "
+                f"{len(filters)} extra blocks need about 260 pixels per side or more)."
             )
         maps.append(extra_block(maps[-1], count, f"extra_{index}", padding=padding, **norm))
     boxes, logits = [], []
