@@ -661,9 +661,11 @@ def _training_split(task: Task, data: Data, strategy: Any, config: TrainConfig) 
     return (train.repeat(passes) if passes > 1 else train), steps * passes, passes, sharded
 
 
-def _start_model(model_or_name: Any, data: Data, config: TrainConfig, task: Task, kwargs: dict[str, Any], strategy: Any) -> keras.Model:
+def _start_model(
+    model_or_name: Any, data: Data, config: TrainConfig, task: Task, kwargs: dict[str, Any], strategy: Any, resuming: bool
+) -> keras.Model:
     """The checkpoint to resume, or the model built (and loaded with pretrained weights) for ``data``."""
-    if config.checkpoint is not None and config.resume and os.path.exists(config.checkpoint):
+    if resuming:
         check_weights_file(config.checkpoint)
         model = keras.saving.load_model(config.checkpoint, safe_mode=True)
     elif isinstance(model_or_name, keras.Model):
@@ -815,7 +817,7 @@ def fit(
         if config.mixed_precision is not None:
             keras.mixed_precision.set_global_policy(config.mixed_precision)
         with strategy.scope():  # the whole run: build, compile, fit on the strategy's devices
-            model = _start_model(model_or_name, data, config, task, model_kwargs, strategy)
+            model = _start_model(model_or_name, data, config, task, model_kwargs, strategy, resuming)
             for phase in phases:
                 for key, values in run_phase(model, phase, run, steps_per_epoch).items():
                     history.setdefault(key, []).extend(values)
