@@ -19,6 +19,7 @@ early stopping), the optimizer steps of each phase and the seconds. Writes
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import sys
 import tempfile
@@ -106,31 +107,42 @@ def measure(folder: str, sizes: Sequence[int], schedules: dict[str, dict[str, An
     return rows
 
 
+def write(rows: list[dict[str, Any]], output: str, note: str = "") -> None:
+    """``fine_tune.md`` / ``.json`` in ``output`` from measured rows (``note``: a line on how they were obtained)."""
+    results = {"machine": machine(), "model": MODEL, "input_size": SIZE, "rows": rows, "note": note}
+    lines = [
+        "# Fine-tuning schedules on small, messy data",
+        "",
+        f"MobileNetV3-Small at {SIZE}x{SIZE}, colour digit photos 5-9 (generated), batch 64, seed 0; "
+        "test accuracy of the Keras model and of the int8 TFLite file (40 test photos per class).",
+        machine_text(results["machine"]) + (f" {note}" if note else ""),
+        "",
+        "| train / class | source | schedule | epochs | steps | Keras test | int8 test | val | seconds |",
+        "|---:|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['train_per_class']} | {r['source']} | {r['schedule']} | {r['epochs']} | {r['steps']} | "
+            f"{r['keras_test']:.3f} | {r['int8_test']:.3f} | {r['val']:.3f} | {r['seconds']:.0f} |"
+        )
+    write_results(output, "fine_tune", results, lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", default=os.path.join(os.path.dirname(__file__), "results"))
     parser.add_argument("--sizes", type=argparse_int(1, "--sizes"), nargs="+", default=list(SIZES))
     parser.add_argument("--source-epochs", type=argparse_int(1, "--source-epochs"), default=30)
+    parser.add_argument("--from-log", metavar="LOG", help="rebuild the results from the rows an (interrupted) run printed")
     args = parser.parse_args(argv)
+    if args.from_log:
+        with open(args.from_log, encoding="utf-8") as file:
+            rows = [ast.literal_eval(line) for line in file if line.startswith("{'train_per_class'")]
+        write(rows, args.output, f"Rebuilt from the rows of a run's log ({len(rows)} rows).")
+        return 0
     with tempfile.TemporaryDirectory() as folder:
         rows = measure(folder, args.sizes, SCHEDULES, args.source_epochs)
-    results = {"machine": machine(), "model": MODEL, "input_size": SIZE, "rows": rows}
-    lines = [
-        "# Fine-tuning schedules on small, messy data",
-        "",
-        f"MobileNetV3-Small at {SIZE}x{SIZE}, colour digit photos 5-9 (generated), batch 64, seed 0; "
-        "test accuracy of the Keras model and of the int8 TFLite file.",
-        machine_text(results["machine"]),
-        "",
-        "| train / class | source | schedule | epochs | Keras test | int8 test | seconds |",
-        "|---:|---|---|---:|---:|---:|---:|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['train_per_class']} | {r['source']} | {r['schedule']} | {r['epochs']} | {r['keras_test']:.3f} "
-            f"| {r['int8_test']:.3f} | {r['seconds']:.0f} |"
-        )
-    write_results(args.output, "fine_tune", results, lines)
+    write(rows, args.output)
     return 0
 
 

@@ -159,3 +159,17 @@ def test_int8_benchmark_smoke_run(tmp_path):
     updated = json.loads((output / "int8.json").read_text())["rows"]
     assert [r["model"] for r in updated] == [r["model"] for r in rows] and updated[0] == rows[0]
     assert len(updated[1]["ratios"]) == 1  # the re-measured row (one round this time)
+
+
+def test_fine_tune_results_rebuild_from_a_run_log(tmp_path):
+    """benchmarks.fine_tune writes its table from measured rows, also from an interrupted run's log."""
+    from benchmarks.fine_tune import main as fine_tune
+
+    row = {"train_per_class": 10, "source": "same domain", "schedule": "defaults", "keras_test": 0.47, "int8_test": 0.43,
+           "val": 0.54, "epochs": 23, "steps": 304, "seconds": 136.6}
+    log = tmp_path / "run.log"
+    log.write_text("noise\n" + repr(row) + "\n" + repr({**row, "train_per_class": 30, "keras_test": 0.71}) + "\n")
+    assert fine_tune(["--from-log", str(log), "--output", str(tmp_path / "out")]) == 0
+    table = (tmp_path / "out" / "fine_tune.md").read_text()
+    assert "| 10 | same domain | defaults | 23 | 304 | 0.470 | 0.430 | 0.540 | 137 |" in table
+    assert "| 30 | same domain | defaults | 23 | 304 | 0.710 |" in table and "2 rows" in table
