@@ -215,10 +215,11 @@ def detect_images(
     bad = [f"{p}: {problem}" for p, _, problem in checked if problem]
     if bad:
         raise ValueError(f"Unreadable image(s): {'; '.join(bad[:10])}")
-    keras_model = None
+    keras_model = anchors = None
     if model_path.endswith(".keras"):
         keras_model = keras.saving.load_model(model_path, safe_mode=True, compile=False)
         height, width = keras_model.input_shape[1:3]
+        anchors = ssdlite_anchors(keras_model)  # the same for every image
     else:
         height, width = tflite_input_shape(model_path)[1:3]
     name_of = _class_namer(model_path, keras_model)
@@ -227,7 +228,7 @@ def detect_images(
         image = np.asarray(load_image(path, orientation, (height, width)))[None]
         if keras_model is not None:
             codes, logits = keras_model(image, training=False)
-            (found,) = postprocess(codes, logits, ssdlite_anchors(keras_model), (height, width),
+            (found,) = postprocess(codes, logits, anchors, (height, width),
                                    score_threshold=score_threshold, iou_threshold=iou_threshold,
                                    max_detections=max_detections)
             boxes = found.boxes / np.array([width, height, width, height], dtype=np.float32)
