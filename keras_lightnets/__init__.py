@@ -20,6 +20,11 @@ from keras_lightnets.files import quiet_native_logs as _quiet_native_logs  # noq
 with _quiet_native_logs():
     import keras as _keras  # noqa: E402
 
+    if _keras.backend.backend() == "tensorflow":  # CUDA's probe for a GPU (it logs an error without one) runs here
+        import tensorflow as _tf
+
+        _tf.config.list_physical_devices("GPU")
+
 BACKENDS = ("tensorflow", "jax", "torch")
 if _keras.backend.backend() not in BACKENDS:
     raise ImportError(
@@ -42,6 +47,7 @@ from keras_lightnets.models import (  # noqa: E402
     ShuffleNetV2,
 )
 from keras_lightnets.registry import create_model, list_models  # noqa: E402
+from keras_lightnets import detection  # noqa: E402  (registers the ssdlite_* detectors)
 
 __version__ = "0.1.0"
 
@@ -51,6 +57,7 @@ __all__ = [
     "blocks",
     "count_macs",
     "create_model",
+    "detection",
     "feature_info",
     "from_timm",
     "from_torchvision",

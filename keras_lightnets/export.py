@@ -32,14 +32,14 @@ import os
 import subprocess
 import sys
 import tempfile
-from typing import Any
+from typing import Any, Callable
 
 import keras
 import numpy as np
 
 from keras_lightnets.calibration import calibration_samples, with_progress
 from keras_lightnets.files import atomic_target, check_output_path, quiet_native_logs
-from keras_lightnets.litert import Comparison, compare, run_tflite, tflite_ops
+from keras_lightnets.litert import Comparison, compare, order_outputs, run_tflite, tflite_ops
 from keras_lightnets.rewrites import absorb_channel_shuffle, densify_group_convolutions, with_spellings
 from keras_lightnets.validation import check_bool, check_choice, check_int
 
@@ -50,7 +50,9 @@ __all__ = [
     "converter_options",
     "compare",
     "labels_path",
+    "register_tflite_writer",
     "run_tflite",
+    "tflite_graph",
     "tflite_ops",
     "to_onnx",
     "to_saved_model",
@@ -58,6 +60,30 @@ __all__ = [
 ]
 
 QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
+
+# LightNet.task -> the function that writes that task's phone file with its post-processing
+# (keras_lightnets.detection registers "detection" when it is imported).
+_TASK_WRITERS: dict[str, Callable[..., Any]] = {}
+
+
+def register_tflite_writer(task: str, writer: Callable[..., Any]) -> None:
+    """Let :func:`to_tflite` hand models whose ``task`` is ``task`` to ``writer``.
+
+    ``writer(model, path, quantization, representative_data, num_calibration,
+    overwrite=..., hard_swish=..., absorb_shuffle=...)`` returns a
+    :class:`TFLiteReport`; task packages register theirs when imported.
+
+    Args:
+        task: a model task (``"detection"``, ``"segmentation"``).
+        writer: the function that writes the file.
+
+    Example:
+        >>> register_tflite_writer("detection", detector_to_tflite)  # doctest: +SKIP
+    """
+    check_choice("task", task, ("detection", "segmentation"))
+    if not callable(writer):
+        raise TypeError(f"`writer` must be callable; received {writer!r}.")
+    _TASK_WRITERS[task] = writer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -196,8 +222,14 @@ def to_tflite(
     check_data: Any = None,
     hard_swish: str = "auto",
     absorb_shuffle: bool = True,
+    postprocess: bool = True,
 ) -> TFLiteReport:
     """Convert ``model`` to a builtin-ops-only ``.tflite`` file.
+
+    A task model (an SSDLite detector) is written with its post-processing by
+    the writer its package registered (:func:`register_tflite_writer`; for
+    detectors :func:`keras_lightnets.detection.detector_to_tflite` with its
+    default thresholds); ``postprocess=False`` writes its raw outputs instead.
 
     Args:
         model: a single-input Keras model.
@@ -232,6 +264,9 @@ def to_tflite(
             that small ShuffleNetV1s lose their shuffles too); False converts
             the shuffles as they are (a ``TRANSPOSE`` between two ``RESHAPE``
             ops each).
+        postprocess: task models: write the task's post-processing (detectors:
+            LiteRT's ``TFLite_Detection_PostProcess``, the phone convention);
+            False: the raw outputs, builtin ops only. Ignored for classifiers.
 
     Returns:
         A :class:`TFLiteReport` (path, quantization, size, op counts, input shape,
@@ -247,6 +282,19 @@ def to_tflite(
     check_bool("int8_io", int8_io)
     check_bool("progress", progress)
     check_bool("absorb_shuffle", absorb_shuffle)
+    check_bool("postprocess", postprocess)
+    writer = _TASK_WRITERS.get(getattr(model, "task", None) or "") if postprocess else None
+    if writer is not None and keras.backend.backend() == "tensorflow":
+        unused = {"input_size": input_size, "check_data": check_data}
+        if int8_io or progress or any(value is not None for value in unused.values()):
+            raise ValueError(
+                f"A {model.task} model with post-processing takes no `input_size`, `int8_io`, `progress` or "
+                "`check_data`; pass postprocess=False for its raw outputs."
+            )
+        return writer(
+            model, path, quantization, representative_data, num_calibration,
+            overwrite=overwrite, hard_swish=hard_swish, absorb_shuffle=absorb_shuffle,
+        )
     shape = _input_shape(model, input_size)
     path = check_output_path(path, overwrite, suffix=".tflite")
     calibration = None
@@ -268,7 +316,7 @@ def to_tflite(
     else:
         options = dict(
             path=path, quantization=quantization, input_size=shape[1:3], int8_io=int8_io, hard_swish=hard_swish,
-            absorb_shuffle=absorb_shuffle,
+            absorb_shuffle=absorb_shuffle, postprocess=postprocess,
         )
         if calibration is not None:
             images = np.concatenate([sample for sample, in calibration()])
@@ -285,6 +333,25 @@ def to_tflite(
     )
 
 
+def tflite_graph(model: keras.Model, quantization: str, hard_swish: str, absorb_shuffle: bool) -> keras.Model:
+    """The equal copy of ``model`` that is converted: spellings LiteRT runs fast, shuffles absorbed.
+
+    Args:
+        model: the Keras model.
+        quantization: one of :data:`QUANTIZATIONS`.
+        hard_swish: ``"auto"`` (decomposed in int8), ``"fused"`` or ``"decomposed"``.
+        absorb_shuffle: absorb channel shuffles (grouped convs densified first).
+
+    Example:
+        >>> graph = tflite_graph(model, "int8", "auto", True)  # doctest: +SKIP
+    """
+    decompose = hard_swish == "decomposed" or (hard_swish == "auto" and quantization == "int8")
+    graph = with_spellings(model, hard_swish=decompose, average_pooling=quantization == "int8")
+    if absorb_shuffle:  # dense up to 16 channels per group in int8 files, 8 in float ones (measured)
+        graph = absorb_channel_shuffle(densify_group_convolutions(graph, 16 if quantization == "int8" else 8))
+    return graph
+
+
 def _convert_tflite(
     model: keras.Model,
     path: str,
@@ -298,10 +365,7 @@ def _convert_tflite(
     import tensorflow as tf
 
     options = converter_options(quantization, calibration, int8_io)
-    decompose = hard_swish == "decomposed" or (hard_swish == "auto" and quantization == "int8")
-    graph = with_spellings(model, hard_swish=decompose, average_pooling=quantization == "int8")
-    if absorb_shuffle:  # dense up to 16 channels per group in int8 files, 8 in float ones (measured)
-        graph = absorb_channel_shuffle(densify_group_convolutions(graph, 16 if quantization == "int8" else 8))
+    graph = tflite_graph(model, quantization, hard_swish, absorb_shuffle)
     with atomic_target(path) as target, quiet_native_logs():
         graph.export(
             target,
@@ -310,6 +374,8 @@ def _convert_tflite(
             verbose=False,
             **options,
         )
+        if len(model.outputs) > 1:  # the converter orders outputs by tensor; phones read them by position
+            order_outputs(target)
         names = getattr(model, "class_names", None)
         if names:  # the class names travel with the file, beside it
             with atomic_target(labels_path(path)) as labels, open(labels, "w", encoding="utf-8") as file:

@@ -82,13 +82,18 @@ _ABSL_PREAMBLE = "WARNING: All log messages before absl::InitializeLog() is call
 _CONVERTER_SUMMARY = "fully_quantize: "
 
 
+_NO_GPU = "failed call to cuInit"
+
+
 def hidden_log_line(line: str, level: int) -> bool:
     """Whether :func:`quiet_native_logs` drops ``line`` at ``TF_CPP_MIN_LOG_LEVEL`` ``level``.
 
     Args:
         line: one line of native stderr output.
         level: 0 (show everything) to 3; absl lines below it are hidden, and
-            from 1 the absl preamble and the converter's quantization summary.
+            from 1 the absl preamble and the converter's quantization summary;
+            from 2 also CUDA's "failed call to cuInit" error, which a TensorFlow
+            build with CUDA support logs on every machine without a GPU driver.
 
     Example:
         >>> hidden_log_line("I0000 00:00:1796022508.96 14230 port.cc:153] oneDNN custom operations are on.", 2)
@@ -97,7 +102,8 @@ def hidden_log_line(line: str, level: int) -> bool:
     match = _ABSL_LINE.match(line)
     severity = {"I": 0, "W": 1, "E": 2}[match[1]] if match else None
     chatter = line.startswith(_ABSL_PREAMBLE) or line.startswith(_CONVERTER_SUMMARY)
-    return chatter and level >= 1 or severity is not None and severity < level
+    no_gpu = severity == 2 and _NO_GPU in line
+    return chatter and level >= 1 or no_gpu and level >= 2 or severity is not None and severity < level
 
 
 @contextlib.contextmanager

@@ -14,9 +14,36 @@ from keras_lightnets.latency import median_seconds
 from keras_lightnets.validation import check_bool, check_path
 
 __all__ = [
-    "Comparison", "Delegation", "compare", "run_tflite", "tflite_delegation", "tflite_input_shape", "tflite_latency",
+    "Comparison", "Delegation", "compare", "order_outputs", "run_tflite", "tflite_delegation", "tflite_input_shape", "tflite_latency",
     "tflite_ops", "tflite_runner",
 ]
+
+
+def order_outputs(path: str, names: list[str] | None = None) -> None:
+    """Rewrite a ``.tflite`` file so that its outputs, in tensor order, follow its signature's ``names``.
+
+    The converter orders a file's outputs by tensor, not as the model returns
+    them; phone runtimes (and :func:`run_tflite`) read them by position.
+
+    Args:
+        path: a ``.tflite`` file with one signature.
+        names: the signature's output names in the wanted order; None: Keras'
+            ``output_0``, ``output_1``, ... in numeric order.
+
+    Example:
+        >>> order_outputs("detector_raw.tflite")  # doctest: +SKIP
+    """
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model(path)
+    by_name = {entry.name.decode() if isinstance(entry.name, bytes) else entry.name: entry.tensorIndex
+               for entry in model.signatureDefs[0].outputs}
+    if names is None:
+        names = sorted(by_name, key=lambda name: (len(name), name))
+    if sorted(names) != sorted(by_name):
+        raise ValueError(f"`names` must be the file's output names {sorted(by_name)}; received {names}.")
+    model.subgraphs[0].outputs = np.array([by_name[name] for name in names], dtype=np.int32)
+    flatbuffer_utils.write_model(model, path)
 
 
 @dataclasses.dataclass(frozen=True)

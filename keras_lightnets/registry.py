@@ -2,10 +2,13 @@
 
 Each :class:`ModelEntry` carries what torchvision's ``Weights`` carry: the
 published checkpoints (files, URLs, hashes, preprocessing, top-1), the
-parameter counts and multiply-adds at 224x224 with 1,000 classes, and the
-paper's or reference's MAdds where known. :func:`models_table` renders them
-as the README's table (a test checks the README against it and the numbers
-against freshly built models).
+parameter counts and multiply-adds (classifiers at 224x224 with 1,000 classes,
+task models at their function's defaults), and the paper's or reference's
+MAdds where known. :func:`models_table` renders them as the README's tables
+(a test checks the README against it and the numbers against freshly built
+models). Task packages above the models (``keras_lightnets.detection``) add
+their variants with :func:`register_model` when they are imported, which
+``import keras_lightnets`` does.
 """
 
 from __future__ import annotations
@@ -26,10 +29,12 @@ from keras_lightnets.models import (
 from keras_lightnets.models.mobilenet_v4 import MOBILENET_V4_SPECS
 from keras_lightnets.models.shufflenet_v1 import SHUFFLENET_V1_CHANNELS, SHUFFLENET_V1_SCALES
 from keras_lightnets.models.shufflenet_v2 import SHUFFLENET_V2_CHANNELS
-from keras_lightnets.validation import check_bool
+from keras_lightnets.validation import check_bool, check_choice
 from keras_lightnets.weights import Pretrained, pretrained_for
 
-__all__ = ["ModelEntry", "create_model", "get_entry", "list_models", "models_table"]
+__all__ = ["TASKS", "ModelEntry", "create_model", "get_entry", "list_models", "models_table", "register_model"]
+
+TASKS = ("classification", "detection", "segmentation")
 
 
 class ModelEntry(NamedTuple):
@@ -39,11 +44,12 @@ class ModelEntry(NamedTuple):
     builder: Callable[..., keras.Model]
     fixed: dict[str, Any]
     family: str  # "mobilenet_v2", "shufflenet_v1", ...
-    params: int  # model.count_params() at 224x224, 1000 classes (BatchNorm statistics included)
+    params: int  # model.count_params() at 224x224, 1000 classes (BatchNorm statistics included); tasks: defaults
     trainable: int  # trainable parameters (torchvision's count)
-    macs: int  # keras_lightnets.count_macs at 224x224
+    macs: int  # keras_lightnets.count_macs at 224x224 (tasks: at the function's default input)
     paper_macs: str  # the paper's / reference's MAdds ("" where none is published)
     pretrained: tuple[Pretrained, ...]  # published checkpoints
+    task: str = "classification"  # one of TASKS
 
 
 # name -> (Keras params, trainable, MAdds) at 224x224x3, 1000 classes, as the builders
@@ -189,20 +195,48 @@ def _entries() -> dict[str, ModelEntry]:
 _REGISTRY = _entries()
 
 
-def list_models(pretrained: bool = False) -> list[str]:
+def register_model(entry: ModelEntry) -> None:
+    """Add a variant to the registry (task packages call this when they are imported).
+
+    Args:
+        entry: a :class:`ModelEntry` whose name is not registered yet and whose
+            ``task`` is one of :data:`TASKS`.
+
+    Example:
+        >>> register_model(get_entry("mobilenet_v2")._replace(name="my_net"))  # doctest: +SKIP
+    """
+    if not isinstance(entry, ModelEntry):
+        raise TypeError(f"`entry` must be a ModelEntry; received {type(entry).__name__}.")
+    if not isinstance(entry.name, str) or not entry.name:
+        raise ValueError(f"`entry.name` must be a non-empty str; received {entry.name!r}.")
+    if entry.name in _REGISTRY:
+        raise ValueError(f"The model name {entry.name!r} is registered already; choose another name.")
+    check_choice("entry.task", entry.task, TASKS)
+    _REGISTRY[entry.name] = entry
+
+
+def list_models(pretrained: bool = False, task: str | None = None) -> list[str]:
     """Names of every registered variant, sorted; ``pretrained=True``: those with a published checkpoint.
 
     Args:
         pretrained: only names with at least one entry in ``get_entry(name).pretrained``.
+        task: only the variants of one of :data:`TASKS`; None lists every task.
 
     Example:
         >>> "mobilenet_v3_large" in list_models()
         True
         >>> "shufflenet_v1_g3_x1_0" in list_models(pretrained=True)
         False
+        >>> "ssdlite_mobilenet_v2" in list_models(task="detection")
+        True
     """
     check_bool("pretrained", pretrained)
-    return sorted(name for name, entry in _REGISTRY.items() if entry.pretrained or not pretrained)
+    if task is not None:
+        check_choice("task", task, TASKS)
+    return sorted(
+        name for name, entry in _REGISTRY.items()
+        if (entry.pretrained or not pretrained) and task in (None, entry.task)
+    )
 
 
 def get_entry(name: str) -> ModelEntry:
@@ -256,22 +290,27 @@ def _call(entry: ModelEntry) -> str:
         return f"`MobileNetV4({entry.fixed['variant']!r})`"
     if entry.family == "shufflenet_v2":
         return f"`ShuffleNetV2({entry.fixed['scale']:g})`"
-    arguments = ", ".join(f"{k}={v!r}" for k, v in shown.items())
-    return f"`{entry.builder.__name__}({arguments})`"
+    arguments = [repr(shown.pop("backbone_name"))] if "backbone_name" in shown else []  # detectors
+    arguments += [f"{k}={v!r}" for k, v in shown.items()]
+    return f"`{entry.builder.__name__}({', '.join(arguments)})`"
 
 
-def models_table() -> str:
-    """The README's Markdown table of every registered variant, from the registry's metadata.
+def models_table(task: str = "classification") -> str:
+    """The README's Markdown table of the registered variants of one task, from the registry's metadata.
+
+    Args:
+        task: one of :data:`TASKS`.
 
     Example:
         >>> models_table().splitlines()[0].startswith("| registry name |")
         True
     """
+    check_choice("task", task, TASKS)
     lines = [
         "| registry name | function | Keras params | trainable | MAdds | paper / reference MAdds | pretrained (top-1 %) |",
         "|---|---|---:|---:|---:|---:|---|",
     ]
-    for entry in _REGISTRY.values():
+    for entry in (entry for entry in _REGISTRY.values() if entry.task == task):
         pretrained = ", ".join(f"{p.tag} {p.top1:g}" for p in entry.pretrained)
         lines.append(
             f"| `{entry.name}` | {_call(entry)} | {entry.params:,d} | {entry.trainable:,d} | "

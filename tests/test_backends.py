@@ -26,7 +26,7 @@ from keras_lightnets import cli
 from keras_lightnets.data import digits
 from keras_lightnets.export import to_saved_model, to_tflite
 from keras_lightnets.litert import run_tflite
-from keras_lightnets.registry import create_model
+from keras_lightnets.registry import create_model, list_models
 from keras_lightnets.testing import realistic_weights, relative_error
 from keras_lightnets.train import fit
 
@@ -47,10 +47,13 @@ ODD = [
     "mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small", "shufflenet_v1_g3_x1_0", "shufflenet_v2_x1_0",
     "mobilenet_v4_hybrid_medium",  # attention, layer scale, FusedIB and every UIB form
 ]
+# Every registered detector: raw box regressions and class logits.
+DETECTORS = sorted(list_models(task="detection"))
 CASES = (
     [(name, (224, 224), dict(classifier_activation=None)) for name in WIDTHS]
     + [(name, (161, 98), dict(classifier_activation=None)) for name in ODD]
     + [("mobilenet_v3_large", (161, 98), dict(include_top=False, features_only=True))]
+    + [(name, (320, 320), dict(num_classes=5)) for name in DETECTORS]
 )
 CASE_IDS = [f"{name}-{h}x{w}" + ("-features" if "features_only" in kwargs else "") for name, (h, w), kwargs in CASES]
 

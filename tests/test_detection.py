@@ -140,17 +140,22 @@ def _torchvision_ssdlite():
 
 @pytest.fixture(scope="module")
 def ssdlite_pair():
-    from keras_lightnets.detection import ssdlite_from_torchvision
+    from keras_lightnets import from_torchvision
 
     reference = _torchvision_ssdlite()
-    return reference, ssdlite_from_torchvision(reference.state_dict())
+    return reference, from_torchvision("ssdlite320_mobilenet_v3_large", reference.state_dict())
 
 
 def test_ssdlite_has_torchvisions_parameter_count(ssdlite_pair):
+    from keras_lightnets import create_model
+
     reference, model = ssdlite_pair
     theirs = sum(p.numel() for p in reference.parameters())
     ours = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     assert ours == theirs == 3_440_060
+    # The registry's name builds the same network (with in-model [0, 255] -> [-1, 1] scaling, as torchvision's transform).
+    named = create_model("ssdlite320_mobilenet_v3_large", num_classes=90)
+    assert [w.shape for w in named.weights] == [w.shape for w in model.weights] and named.task == model.task == "detection"
 
 
 @pytest.mark.parametrize("size", [(320, 320), (337, 419)])

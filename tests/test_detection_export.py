@@ -9,7 +9,9 @@ from ai_edge_litert.interpreter import Interpreter
 from keras_lightnets.detection import SSDLite, ssdlite_anchors
 from keras_lightnets.detection.export import DETECTION_OUTPUTS, detector_to_tflite
 from keras_lightnets.detection.postprocess import postprocess
-from keras_lightnets.testing import realistic_weights
+from keras_lightnets.export import to_tflite
+from keras_lightnets.litert import run_tflite
+from keras_lightnets.testing import realistic_weights, relative_error
 
 SIZE = 320
 
@@ -66,11 +68,23 @@ def test_float32_file_follows_the_detector_convention_and_equals_keras(detector,
 def test_every_precision_converts_with_the_post_processing_op(detector, quantization, tmp_path, rng):
     calibration = rng.uniform(0, 255, (4, SIZE, SIZE, 3)).astype("float32")
     path = tmp_path / f"{quantization}.tflite"
-    report = detector_to_tflite(detector, path, quantization, calibration, num_calibration=4, score_threshold=0.2)
+    report = to_tflite(detector, path, quantization, calibration, num_calibration=4)  # hands detectors to detector_to_tflite
     assert report.ops.get("TFLite_Detection_PostProcess") == 1 and not [op for op in report.ops if op.startswith("Flex")]
+    assert ("HARD_SWISH" in report.ops) == (quantization != "int8")  # int8: MUL/ADD, which XNNPACK runs in int8
     boxes, classes, scores, count = _run(path, calibration[0])
     assert boxes.shape == (1, 100, 4) and 0 <= int(count[0]) <= 100
-    assert np.all(scores[0, : int(count[0])] >= 0.2 - 1e-3)
+    assert np.all(scores[0, : int(count[0])] >= 0.3 - 1e-3)  # detector_to_tflite's default threshold
+
+
+def test_raw_outputs_file_has_builtin_ops_only_and_equals_keras(detector, tmp_path, rng):
+    report = to_tflite(detector, tmp_path / "raw.tflite", postprocess=False)
+    assert "TFLite_Detection_PostProcess" not in report.ops and not [op for op in report.ops if op.startswith("Flex")]
+    image = rng.uniform(0, 255, (1, SIZE, SIZE, 3)).astype("float32")
+    boxes, logits = run_tflite(report.path, image, all_outputs=True)
+    codes, expected = (np.asarray(o) for o in detector(image, training=False))
+    assert relative_error(boxes, codes) <= 1e-5 and relative_error(logits, expected) <= 1e-5
+    with pytest.raises(ValueError, match="postprocess=False"):
+        to_tflite(detector, tmp_path / "x.tflite", input_size=(320, 320))
 
 
 def test_bad_arguments(detector, tmp_path):

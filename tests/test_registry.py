@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from keras_lightnets import MobileNetV2, MobileNetV3Large, ShuffleNetV1, count_macs, create_model, list_models
-from keras_lightnets.registry import get_entry, models_table
+from keras_lightnets.registry import get_entry, models_table, register_model
 from keras_lightnets.weights import imagenet_file
 
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
@@ -79,11 +79,48 @@ def test_pretrained_files_are_the_ones_the_model_functions_load(name):
     assert len(keras_weights.files) == 2 * {"mobilenet_v1": 4, "mobilenet_v2": 5}.get(entry.family, 1)
 
 
-def test_readme_models_table_is_generated_from_the_registry():
+@pytest.mark.parametrize("marker, task", [("models-table", "classification"), ("detectors-table", "detection")])
+def test_readme_models_table_is_generated_from_the_registry(marker, task):
     text = README.read_text(encoding="utf-8")
-    start, end = "<!-- models-table: start -->\n", "<!-- models-table: end -->"
+    start, end = f"<!-- {marker}: start -->\n", f"<!-- {marker}: end -->"
     assert start in text and end in text
-    assert text.split(start)[1].split(end)[0].strip() == models_table()
+    assert text.split(start)[1].split(end)[0].strip() == models_table(task)
+
+
+DETECTORS = {"ssdlite320_mobilenet_v3_large"} | {
+    f"ssdlite_{b}" for b in (
+        "mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small",
+        "mobilenet_v4_conv_small", "mobilenet_v4_conv_medium", "shufflenet_v2_x1_0",
+    )
+}
+
+
+def test_tasks_partition_the_registry():
+    assert set(list_models(task="detection")) == DETECTORS
+    assert set(list_models(task="classification")) == EXPECTED
+    assert set(list_models()) == EXPECTED | DETECTORS
+    with pytest.raises(ValueError, match="task.*'detect'"):
+        list_models(task="detect")
+    with pytest.raises(ValueError, match="registered already"):
+        register_model(get_entry("mobilenet_v2"))
+    with pytest.raises(ValueError, match="entry.task"):
+        register_model(get_entry("mobilenet_v2")._replace(name="my_net", task="pose"))
+
+
+@pytest.mark.parametrize("name", sorted(DETECTORS))
+def test_every_detector_name_builds_its_backbone_with_its_recorded_metadata(name):
+    entry = get_entry(name)
+    assert entry.task == "detection" and entry.fixed["backbone_name"] == name.split("_", 1)[1]
+    model = create_model(name)  # 320x320, COCO's 90 classes + background
+    assert [tuple(o.shape) for o in model.outputs] == [(None, 3234, 4), (None, 3234, 91)]
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    assert (entry.params, entry.trainable, entry.macs) == (model.count_params(), trainable, count_macs(model))
+    assert entry.fixed.get("reduced_tail", False) == name.startswith(("ssdlite_mobilenet_v3", "ssdlite320"))
+    if name == "ssdlite320_mobilenet_v3_large":  # torchvision's weights metadata: 3,440,060 parameters, 0.583 GFLOPs
+        assert trainable == 3_440_060 and abs(entry.macs / 1e9 - 0.583) < 0.0005
+        assert entry.fixed["padding"] == "symmetric"
+    small = create_model(name, num_classes=3, input_shape=(288, 352, 3))
+    assert small.output_shape[1][-1] == 4 and small.name == f"ssdlite_{entry.fixed['backbone_name']}"
 
 
 def test_names_select_the_right_width():
@@ -101,6 +138,8 @@ def test_fixed_arguments_cannot_be_changed():
     create_model("mobilenet_v2_035", alpha=0.35, input_shape=(32, 32, 3))
     with pytest.raises(ValueError, match="alpha"):
         create_model("mobilenet_v2_035", alpha=1.0)
+    with pytest.raises(ValueError, match="padding"):
+        create_model("ssdlite320_mobilenet_v3_large", padding="same")
 
 
 @pytest.mark.parametrize("name, error", [("mobilenet_v4", ValueError), ("MobileNetV2", ValueError), (3, TypeError)])

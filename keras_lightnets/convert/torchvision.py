@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Callable
 
 import keras
 
 from keras_lightnets.convert.mapping import convert_checkpoint
 from keras_lightnets.validation import check_choice
 
-__all__ = ["TORCHVISION_MODELS", "from_torchvision", "inverted_residual_prefixes"]
+__all__ = ["TORCHVISION_MODELS", "from_torchvision", "inverted_residual_prefixes", "register_torchvision_model"]
 
 # name -> (BatchNorm epsilon, Keras momentum, classifier weight key) of torchvision's model.
 TORCHVISION_MODELS: dict[str, tuple[float, float, str]] = {
@@ -22,6 +22,9 @@ TORCHVISION_MODELS: dict[str, tuple[float, float, str]] = {
     "shufflenet_v2_x1_5": (1e-5, 0.9, "fc.weight"),
     "shufflenet_v2_x2_0": (1e-5, 0.9, "fc.weight"),
 }
+# name -> converter(state_dict, **model_kwargs) of the task models (keras_lightnets.detection adds
+# ssdlite320_mobilenet_v3_large when it is imported).
+_TASK_MODELS: dict[str, Callable[..., keras.Model]] = {}
 _SHUFFLE_V2_PARTS = {
     "proj_depthwise": "branch1.0", "proj_depthwise_bn": "branch1.1",
     "proj_pointwise": "branch1.2", "proj_pointwise_bn": "branch1.3",
@@ -88,6 +91,23 @@ def _shufflenet_v2_prefixes(names: set[str]) -> dict[str, str]:
     return prefixes
 
 
+def register_torchvision_model(name: str, converter: Callable[..., keras.Model]) -> None:
+    """Let :func:`from_torchvision` convert torchvision's task model ``name`` with ``converter``.
+
+    Args:
+        name: torchvision's builder name (``"ssdlite320_mobilenet_v3_large"``), not yet registered.
+        converter: ``converter(state_dict, **model_kwargs)`` returning the exact Keras model.
+
+    Example:
+        >>> register_torchvision_model("ssdlite320_mobilenet_v3_large", ssdlite_from_torchvision)  # doctest: +SKIP
+    """
+    if not isinstance(name, str) or name in TORCHVISION_MODELS or name in _TASK_MODELS:
+        raise ValueError(f"`name` must be a new str; {name!r} is registered already or not a str.")
+    if not callable(converter):
+        raise TypeError(f"`converter` must be callable; received {converter!r}.")
+    _TASK_MODELS[name] = converter
+
+
 def from_torchvision(name: str, state_dict: Any, **model_kwargs: Any) -> keras.Model:
     """Build ``name`` and load a torchvision ``state_dict`` into it, exactly.
 
@@ -105,7 +125,9 @@ def from_torchvision(name: str, state_dict: Any, **model_kwargs: Any) -> keras.M
     Args:
         name: one of ``TORCHVISION_MODELS``: ``mobilenet_v2``,
             ``mobilenet_v3_large``, ``mobilenet_v3_small``,
-            ``shufflenet_v2_x0_5`` / ``x1_0`` / ``x1_5`` / ``x2_0``.
+            ``shufflenet_v2_x0_5`` / ``x1_0`` / ``x1_5`` / ``x2_0``; or a
+            registered task model: ``ssdlite320_mobilenet_v3_large``
+            (:func:`keras_lightnets.detection.ssdlite_from_torchvision`).
         state_dict: a torchvision ``state_dict`` (tensors), a dict of NumPy
             arrays with the same keys, or the path of a ``.pth`` file (reading
             one needs torch).
@@ -121,7 +143,9 @@ def from_torchvision(name: str, state_dict: Any, **model_kwargs: Any) -> keras.M
         >>> tv = torchvision.models.mobilenet_v3_small(weights="DEFAULT")  # doctest: +SKIP
         >>> model = from_torchvision("mobilenet_v3_small", tv.state_dict())  # doctest: +SKIP
     """
-    check_choice("name", name, tuple(TORCHVISION_MODELS))
+    check_choice("name", name, (*TORCHVISION_MODELS, *_TASK_MODELS))
+    if name in _TASK_MODELS:
+        return _TASK_MODELS[name](state_dict, **model_kwargs)
     epsilon, momentum, classifier_key = TORCHVISION_MODELS[name]
 
     def prefixes(model: keras.Model) -> dict[str, str]:

@@ -17,8 +17,9 @@ from keras_lightnets.detection.export import DETECTION_OUTPUTS, detector_to_tfli
 from keras_lightnets.detection.loss import match_anchors, ssd_losses
 from keras_lightnets.detection.postprocess import Detections, nms, postprocess
 from keras_lightnets.detection.ssdlite import SSDLite, extra_block, prediction_head, ssdlite_anchors
+from keras_lightnets.detection.zoo import DETECTORS
 
 __all__ = [
-    "BOX_WEIGHTS", "DETECTION_OUTPUTS", "Detections", "SSDLite", "box_iou", "decode_boxes", "default_boxes", "detector_to_tflite", "encode_boxes", "extra_block",
+    "BOX_WEIGHTS", "DETECTION_OUTPUTS", "DETECTORS", "Detections", "SSDLite", "box_iou", "decode_boxes", "default_boxes", "detector_to_tflite", "encode_boxes", "extra_block",
     "match_anchors", "nms", "postprocess", "prediction_head", "ssd_losses", "ssdlite_anchors", "ssdlite_from_torchvision", "tflite_anchors",
 ]

@@ -8,7 +8,7 @@ from typing import Any
 import keras
 
 from keras_lightnets.convert.mapping import as_numpy_dict, assign, plan
-from keras_lightnets.convert.torchvision import inverted_residual_prefixes
+from keras_lightnets.convert.torchvision import inverted_residual_prefixes, register_torchvision_model
 from keras_lightnets.detection.ssdlite import SSDLite
 
 __all__ = ["ssdlite_from_torchvision"]
@@ -77,3 +77,6 @@ def ssdlite_from_torchvision(state_dict: Any, **kwargs: Any) -> keras.Model:
         "mobilenet_v3_large", classes, reduced_tail=True, padding="symmetric", include_preprocessing=False, **kwargs
     )
     return assign(model, plan(model, _prefixes(model), tensors), "torchvision's ssdlite320_mobilenet_v3_large")
+
+
+register_torchvision_model("ssdlite320_mobilenet_v3_large", ssdlite_from_torchvision)

@@ -22,10 +22,12 @@ import numpy as np
 from keras_lightnets.calibration import calibration_samples
 from keras_lightnets.detection.boxes import BOX_WEIGHTS
 from keras_lightnets.detection.ssdlite import ssdlite_anchors
-from keras_lightnets.export import QUANTIZATIONS, TFLiteReport, converter_options, labels_path
+from keras_lightnets.export import (
+    QUANTIZATIONS, TFLiteReport, converter_options, labels_path, register_tflite_writer, tflite_graph,
+)
 from keras_lightnets.files import atomic_target, check_output_path, quiet_native_logs
-from keras_lightnets.litert import tflite_ops
-from keras_lightnets.validation import check_choice, check_float, check_int
+from keras_lightnets.litert import order_outputs, tflite_ops
+from keras_lightnets.validation import check_bool, check_choice, check_float, check_int
 
 __all__ = ["DETECTION_OUTPUTS", "detector_to_tflite", "tflite_anchors"]
 
@@ -64,17 +66,6 @@ def _signature(classes: int, score: float, iou: float, detections: int, per_clas
     )
 
 
-def _reorder_outputs(path: str) -> None:
-    """Make the file's outputs boxes, classes, scores, count (the converter orders them by tensor)."""
-    from tensorflow.lite.tools import flatbuffer_utils
-
-    model = flatbuffer_utils.read_model(path)
-    by_name = {entry.name.decode() if isinstance(entry.name, bytes) else entry.name: entry.tensorIndex
-               for entry in model.signatureDefs[0].outputs}
-    model.subgraphs[0].outputs = np.array([by_name[name] for name in DETECTION_OUTPUTS], dtype=np.int32)
-    flatbuffer_utils.write_model(model, path)
-
-
 def detector_to_tflite(
     model: keras.Model,
     path: Any,
@@ -86,6 +77,8 @@ def detector_to_tflite(
     iou_threshold: float = 0.55,
     max_detections: int = 100,
     overwrite: bool = False,
+    hard_swish: str = "auto",
+    absorb_shuffle: bool = True,
 ) -> TFLiteReport:
     """Write an :func:`~keras_lightnets.detection.SSDLite` model as a phone-ready detector file (batch 1).
 
@@ -93,7 +86,8 @@ def detector_to_tflite(
     :func:`~keras_lightnets.detection.postprocess` selects with
     ``clip_before_nms=False`` and ``candidates_per_class`` unbounded. The
     class names (``model.class_names``) are written beside the file
-    (``.labels.txt``), one per line, background not included. TensorFlow backend.
+    (``.labels.txt``), one per line, background not included. TensorFlow backend;
+    ``keras_lightnets.export.to_tflite(detector, ...)`` calls this (on any backend).
 
     Args:
         model: an SSDLite model with a fixed input size.
@@ -105,6 +99,9 @@ def detector_to_tflite(
         iou_threshold: NMS IoU, in [0, 1].
         max_detections: detections per image (>= 1); also per class.
         overwrite: replace an existing file.
+        hard_swish: ``"auto"`` (MUL/ADD ops in int8 files, where XNNPACK has no int8
+            ``HARD_SWISH``), ``"fused"`` or ``"decomposed"``.
+        absorb_shuffle: write ShuffleNet channel shuffles without data movement.
 
     Example:
         >>> report = detector_to_tflite(model, "det_int8.tflite", "int8", images)  # doctest: +SKIP
@@ -115,6 +112,8 @@ def detector_to_tflite(
     score = check_float("score_threshold", score_threshold, low=0.0, high=1.0, high_inclusive=False)
     iou = check_float("iou_threshold", iou_threshold, low=0.0, high=1.0)
     detections = check_int("max_detections", max_detections, low=1)
+    hard_swish = check_choice("hard_swish", hard_swish, ("auto", "fused", "decomposed"))
+    check_bool("absorb_shuffle", absorb_shuffle)
     if keras.backend.backend() != "tensorflow":
         raise ValueError("detector_to_tflite needs the TensorFlow backend (KERAS_BACKEND=tensorflow).")
     path = check_output_path(path, overwrite, suffix=".tflite")
@@ -132,14 +131,16 @@ def detector_to_tflite(
         placeholder = tf.constant(0.0, tf.float32)  # replaced by the TFLite op when converting
         return placeholder, placeholder, placeholder, placeholder
 
+    graph = tflite_graph(model, quantization, hard_swish, absorb_shuffle)
+
     def serve(image: Any) -> dict[str, Any]:
-        codes, logits = model(image, training=False)
+        codes, logits = graph(image, training=False)
         codes = tf.gather(codes, [1, 0, 3, 2], axis=-1)  # (dx, dy, dw, dh) -> the op's (dy, dx, dh, dw)
         found = detection_postprocess(codes, tf.nn.softmax(logits, axis=-1), anchors)
         return dict(zip(DETECTION_OUTPUTS, found))
 
     archive = keras.export.ExportArchive()
-    archive.track(model)
+    archive.track(graph)
     archive.add_endpoint("serve", serve, input_signature=[tf.TensorSpec(shape, tf.float32, name="image")])
     with tempfile.TemporaryDirectory() as folder, atomic_target(path) as target, quiet_native_logs():
         archive.write_out(os.path.join(folder, "saved"), verbose=False)
@@ -153,10 +154,13 @@ def detector_to_tflite(
         converter.allow_custom_ops = True
         with open(target, "wb") as file:
             file.write(converter.convert())
-        _reorder_outputs(target)
+        order_outputs(target, list(DETECTION_OUTPUTS))
     names = getattr(model, "class_names", None)
     if names:
         with atomic_target(labels_path(path)) as labels, open(labels, "w", encoding="utf-8") as file:
             file.write("".join(f"{name}\n" for name in names))
     return TFLiteReport(path=path, quantization=quantization, size_bytes=os.path.getsize(path), ops=tflite_ops(path),
                         input_shape=shape, comparison=None)
+
+
+register_tflite_writer("detection", detector_to_tflite)

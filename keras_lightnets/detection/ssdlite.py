@@ -132,7 +132,7 @@ def SSDLite(
         keras.layers.Concatenate(axis=1, name="class_logits", dtype="float32")(logits),
     ]
     info = [{"name": f.name, "reduction": None, "channels": int(f.shape[-1]), "size": list(f.shape[1:3])} for f in maps]
-    return LightNet(features.inputs[0], outputs, name=name or f"ssdlite_{backbone_name}", feature_info=info)
+    return LightNet(features.inputs[0], outputs, name=name or f"ssdlite_{backbone_name}", feature_info=info, task="detection")
 
 
 def ssdlite_anchors(model: keras.Model) -> Any:

@@ -21,14 +21,16 @@ class LightNet(keras.Model):
     last feature map at each reduction the model reaches (a classifier) or the
     model's outputs (``features_only=True``), recorded while the model was
     built. ``class_names`` (a list of str, or None) names the classifier's
-    outputs once a model is trained on named classes. Both are part of the
-    config, so they survive a ``.keras`` round trip (``safe_mode=True``).
+    outputs once a model is trained on named classes. ``task`` is None for
+    classifiers and backbones, ``"detection"`` or ``"segmentation"`` for the
+    task models built on them (export and training read it). All three are
+    part of the config, so they survive a ``.keras`` round trip (``safe_mode=True``).
 
     Args:
         inputs: the model's input tensor(s).
         outputs: the model's output tensor(s).
         name: model name.
-        **kwargs: ``feature_info``, ``class_names`` and ``keras.Model`` arguments.
+        **kwargs: ``feature_info``, ``class_names``, ``task`` and ``keras.Model`` arguments.
 
     Example:
         >>> from keras_lightnets import MobileNetV3Small
@@ -39,15 +41,18 @@ class LightNet(keras.Model):
     def __init__(self, inputs: Any, outputs: Any, name: str | None = None, **kwargs: Any) -> None:
         feature_info = kwargs.pop("feature_info", None) or []
         class_names = kwargs.pop("class_names", None)
+        task = kwargs.pop("task", None)
         super().__init__(inputs, outputs, name=name, **kwargs)
         self.feature_info = [dict(entry) for entry in feature_info]
         self.class_names = None if class_names is None else [str(c) for c in class_names]
+        self.task = None if task is None else str(task)
 
     def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
             "feature_info": [dict(entry) for entry in self.feature_info],
             "class_names": self.class_names,
+            **({"task": self.task} if self.task else {}),
         }
 
 
