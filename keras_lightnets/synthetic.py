@@ -10,6 +10,8 @@ generator writes a pre-split folder ``root/{train,val,test}/<class>/...`` that
 * :func:`shape_photos`: filled shapes (circle, square, triangle, cross, ring,
   bar, diamond, star) on the same backgrounds: a different task whose model
   serves as a pretrained start for the digits (the "ImageNet-like" source).
+* :func:`detection_photos`: several shapes per photo with their boxes, written
+  in the COCO, Pascal VOC or YOLO layout (see :mod:`keras_lightnets.detection.data`).
 
 Files are saved as JPEG, PNG (RGB, RGBA, grayscale, palette) and GIF, at
 widths and heights drawn independently from ``size_range``.
@@ -17,6 +19,7 @@ widths and heights drawn independently from ``size_range``.
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any, Callable
 
@@ -24,13 +27,14 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from keras_lightnets.files import atomic_target
-from keras_lightnets.validation import check_int, check_path
+from keras_lightnets.validation import check_choice, check_int, check_path
 
-__all__ = ["SHAPES", "digit_photos", "shape_photos"]
+__all__ = ["DETECTION_LAYOUTS", "SHAPES", "detection_photos", "digit_photos", "shape_photos"]
 
 SPLITS = ("train", "val", "test")
 SHAPES = ("circle", "square", "triangle", "cross", "ring", "bar", "diamond", "star")
 _FORMATS = ("jpeg", "png", "rgba", "gray", "palette", "gif")
+DETECTION_LAYOUTS = ("coco", "voc", "yolo")
 
 
 def _background(rng: np.random.Generator, height: int, width: int) -> Image.Image:
@@ -231,3 +235,141 @@ def shape_photos(
         raise ValueError(f"`shapes` must name at least 2 of {SHAPES}; received {shapes!r}.")
     counts = counts or {"train": 60, "val": 15, "test": 15}
     return _write_folder(root, list(shapes), counts, lambda name, _, rng: _shape_mask(name, rng), size_range, seed)
+
+
+def _place(rng: np.random.Generator, image: Image.Image, mask: np.ndarray, boxes: list[list[int]]) -> list[int] | None:
+    """Paste ``mask`` in a contrasting colour where it overlaps no earlier box much; its tight box, or None."""
+    width, height = image.size
+    side = int(min(height, width) * rng.uniform(0.22, 0.5))
+    glyph = Image.fromarray((np.clip(mask, 0, 1) * 255).astype(np.uint8)).resize((side, side), Image.BILINEAR)
+    glyph = glyph.rotate(float(rng.uniform(-10, 10)), resample=Image.BILINEAR, expand=False)
+    ys, xs = np.nonzero(np.asarray(glyph) >= 128)
+    for _ in range(20):
+        left, top = int(rng.integers(0, width - side + 1)), int(rng.integers(0, height - side + 1))
+        box = [left + int(xs.min()), top + int(ys.min()), left + int(xs.max()) + 1, top + int(ys.max()) + 1]
+        if all(_overlap(box, other) < 0.2 for other in boxes):
+            colour = _contrasting(rng, np.asarray(image, dtype=np.float32)[box[1]:box[3], box[0]:box[2]].mean(axis=(0, 1)))
+            image.paste(Image.new("RGB", (side, side), colour), (left, top), glyph)
+            return box
+    return None
+
+
+def _overlap(a: list[int], b: list[int]) -> float:
+    inter = max(0, min(a[2], b[2]) - max(a[0], b[0])) * max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union
+
+
+def _write_annotations(root: str, layout: str, split: str, class_names: list[str], records: list[dict]) -> None:
+    """One split's annotations in ``layout``; each record: file (relative to the split's image folder), size, boxes."""
+    if layout == "coco":
+        images = [{"id": i + 1, "file_name": r["file"], "width": r["width"], "height": r["height"]} for i, r in enumerate(records)]
+        annotations = []
+        for i, r in enumerate(records):
+            for (x1, y1, x2, y2), label in zip(r["boxes"], r["labels"]):
+                annotations.append({"id": len(annotations) + 1, "image_id": i + 1, "category_id": label + 1, "iscrowd": 0,
+                                    "bbox": [x1, y1, x2 - x1, y2 - y1], "area": (x2 - x1) * (y2 - y1)})
+        document = {"images": images, "annotations": annotations,
+                    "categories": [{"id": k + 1, "name": name} for k, name in enumerate(class_names)]}
+        _write_text(os.path.join(root, split, "annotations.json"), json.dumps(document))
+    elif layout == "voc":
+        for r in records:
+            objects = "".join(
+                f"<object><name>{class_names[label]}</name><difficult>0</difficult><bndbox><xmin>{x1 + 1}</xmin>"
+                f"<ymin>{y1 + 1}</ymin><xmax>{x2}</xmax><ymax>{y2}</ymax></bndbox></object>"
+                for (x1, y1, x2, y2), label in zip(r["boxes"], r["labels"])
+            )
+            xml = (f"<annotation><filename>{r['file']}</filename><size><width>{r['width']}</width>"
+                   f"<height>{r['height']}</height><depth>3</depth></size>{objects}</annotation>")
+            _write_text(os.path.join(root, "Annotations", os.path.splitext(r["file"])[0] + ".xml"), xml)
+        _write_text(os.path.join(root, "ImageSets", "Main", f"{split}.txt"),
+                    "".join(os.path.splitext(r["file"])[0] + "\n" for r in records))
+    else:  # yolo
+        for r in records:
+            lines = "".join(
+                f"{label} {(x1 + x2) / 2 / r['width']:.6f} {(y1 + y2) / 2 / r['height']:.6f} "
+                f"{(x2 - x1) / r['width']:.6f} {(y2 - y1) / r['height']:.6f}\n"
+                for (x1, y1, x2, y2), label in zip(r["boxes"], r["labels"])
+            )
+            _write_text(os.path.join(root, "labels", split, os.path.splitext(r["file"])[0] + ".txt"), lines)
+        names = "".join(f"  {k}: {name}\n" for k, name in enumerate(class_names))
+        _write_text(os.path.join(root, "data.yaml"), f"path: .\ntrain: images/train\nval: images/val\ntest: images/test\nnames:\n{names}")
+
+
+def _write_text(path: str, text: str) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with atomic_target(path) as target, open(target, "w", encoding="utf-8") as file:
+        file.write(text)
+
+
+def detection_photos(
+    root: Any,
+    layout: str = "coco",
+    shapes: tuple[str, ...] = ("circle", "square", "triangle"),
+    counts: dict[str, int] | None = None,
+    *,
+    objects: tuple[int, int] = (1, 3),
+    size_range: tuple[int, int] = (160, 240),
+    seed: int = 0,
+) -> str:
+    """Write photos of several shapes each, with their boxes, as a labelled detection folder; return ``root``.
+
+    Backgrounds, colours, noise and file formats as :func:`shape_photos`; each
+    photo holds 0 to ``objects[1]`` shapes (about one in ten photos has none: a
+    negative) at 22-50% of its shorter side, overlapping little. Boxes are tight
+    around each drawn shape. The same ``seed`` writes the same photos and boxes
+    in every layout:
+
+    * ``"coco"``: ``root/{train,val,test}/`` with the images and ``annotations.json``.
+    * ``"voc"``: ``root/JPEGImages/``, ``root/Annotations/*.xml`` (1-based pixel
+      corners), ``root/ImageSets/Main/{train,val,test}.txt``.
+    * ``"yolo"``: ``root/images/{split}/``, ``root/labels/{split}/*.txt``, ``root/data.yaml``.
+
+    Args:
+        root: the folder to write.
+        layout: one of :data:`DETECTION_LAYOUTS`.
+        shapes: names from :data:`SHAPES` (at least 1), the classes in order.
+        counts: photos per split (each >= 1); default 200 / 40 / 60.
+        objects: least and most shapes a photo with objects holds, 1 <= low <= high <= 6.
+        size_range: smallest and largest side in pixels, in [64, 1024].
+        seed: random seed (>= 0).
+
+    Example:
+        >>> root = detection_photos(tmp / "boxes", "yolo", counts={"train": 50, "val": 10, "test": 10})  # doctest: +SKIP
+    """
+    root = os.path.abspath(check_path("root", root, must_exist=False))
+    layout = check_choice("layout", layout, DETECTION_LAYOUTS)
+    seed = check_int("seed", seed, low=0)
+    if not shapes or any(s not in SHAPES for s in shapes) or len(set(shapes)) != len(shapes):
+        raise ValueError(f"`shapes` must name distinct shapes of {SHAPES}; received {shapes!r}.")
+    counts = counts or {"train": 200, "val": 40, "test": 60}
+    for split in SPLITS:
+        check_int(f"counts[{split!r}]", counts.get(split), low=1)
+    low_objects, high_objects = (check_int("objects", v, low=1, high=6) for v in objects)
+    low, high = (check_int("size_range", v, low=64, high=1024) for v in size_range)
+    if low > high or low_objects > high_objects:
+        raise ValueError(f"`size_range` and `objects` must be (low, high) with low <= high; received {size_range!r}, {objects!r}.")
+    rng = np.random.default_rng(seed)
+    for split in SPLITS:
+        folder = {"coco": os.path.join(root, split), "voc": os.path.join(root, "JPEGImages"),
+                  "yolo": os.path.join(root, "images", split)}[layout]
+        os.makedirs(folder, exist_ok=True)
+        records = []
+        for index in range(counts[split]):
+            height, width = (int(v) for v in rng.integers(low, high + 1, 2))
+            image = _background(rng, height, width)
+            boxes, labels = [], []
+            wanted = 0 if rng.random() < 0.1 else int(rng.integers(low_objects, high_objects + 1))
+            for _ in range(wanted):
+                label = int(rng.integers(len(shapes)))
+                box = _place(rng, image, _shape_mask(shapes[label], rng), boxes)
+                if box is not None:
+                    boxes.append(box)
+                    labels.append(label)
+            noise = rng.normal(0, rng.uniform(2, 8), (height, width, 3))
+            pixels = np.clip(np.asarray(image, dtype=np.float32) + noise, 0, 255).astype(np.uint8)
+            kind = ("jpeg", "png", "rgba", "gray")[int(rng.integers(4))]
+            path = _save(Image.fromarray(pixels), os.path.join(folder, f"{split}_{index:04d}"), kind, rng)
+            records.append({"file": os.path.basename(path), "width": width, "height": height, "boxes": boxes, "labels": labels})
+        _write_annotations(root, layout, split, list(shapes), records)
+    return root

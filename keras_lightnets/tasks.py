@@ -16,7 +16,7 @@ from typing import Any, Callable
 import keras
 import numpy as np
 
-from keras_lightnets.data import Data
+from keras_lightnets.data import Data, image_folder
 from keras_lightnets.evaluation import Report, classification_report, plot_confusion
 from keras_lightnets.litert import run_tflite
 from keras_lightnets.registry import create_model, get_entry
@@ -41,6 +41,21 @@ class Task:
     monitor = "val_accuracy"
     metric = "accuracy"
     head_layers: tuple[str, ...] = ()
+
+    def load_folder(self, path: Any, input_size: int, batch_size: int, seed: int, **options: Any) -> Data:
+        """The task's data from a folder (classification: :func:`~keras_lightnets.data.image_folder`).
+
+        Args:
+            path: the folder.
+            input_size: square model input side.
+            batch_size: batch size (>= 1).
+            seed: split and shuffle seed (>= 0).
+            **options: the loader's other arguments (``val_fraction``, ``flip``, ``strict``, ``progress``...).
+
+        Example:
+            >>> data = ClassificationTask().load_folder("flowers/", 224, 32, 0)  # doctest: +SKIP
+        """
+        return image_folder(path, input_size=input_size, batch_size=batch_size, seed=seed, **options)
 
     def build(self, name: str, data: Data, **kwargs: Any) -> keras.Model:
         """A registered model built for ``data``: its input shape and classes, taking pixels in [0, 255].
@@ -67,17 +82,43 @@ class Task:
         """
         return dataset
 
-    def loss(self, label_smoothing: float) -> keras.losses.Loss:
-        """The training loss.
+    def loss(self, label_smoothing: float, model: keras.Model | None = None) -> Any:
+        """The training loss (one, or a dict per output name).
 
         Args:
             label_smoothing: in [0, 1), for the tasks whose loss has it.
+            model: the model being compiled (detection's loss needs its anchors).
 
         Example:
             >>> ClassificationTask().loss(0.1).name
             'categorical_crossentropy'
         """
         raise NotImplementedError
+
+    def is_head(self, layer_name: str) -> bool:
+        """Whether ``layer_name`` is new when fine-tuning (trained in the head-only phase).
+
+        Args:
+            layer_name: a layer of the model.
+
+        Example:
+            >>> ClassificationTask().is_head("logits")
+            True
+        """
+        return layer_name in self.head_layers
+
+    def callbacks(self, val: Any, data: Data) -> list[keras.callbacks.Callback]:
+        """Callbacks that run first each epoch (e.g. to log :attr:`monitor` when Keras cannot compute it).
+
+        Args:
+            val: the prepared validation split.
+            data: the data.
+
+        Example:
+            >>> ClassificationTask().callbacks(None, None)
+            []
+        """
+        return []
 
     def metrics(self) -> list[Any]:
         """Keras metrics logged each epoch (the one :attr:`monitor` reads among them).
@@ -153,7 +194,7 @@ class ClassificationTask(Task):
         classes = data.num_classes
         return dataset.map(lambda x, y: (x, tf.one_hot(tf.cast(y, tf.int32), classes)))
 
-    def loss(self, label_smoothing: float) -> keras.losses.Loss:
+    def loss(self, label_smoothing: float, model: keras.Model | None = None) -> Any:
         return keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
 
     def metrics(self) -> list[Any]:
@@ -212,7 +253,7 @@ def register_task(name: str, factory: Callable[[], Task]) -> None:
 
 
 def task_for(model_or_name: Any) -> Task:
-    """The task of a registered name (its registry entry's ``task``), or classification for a model.
+    """The task of a registered name (its registry entry's ``task``) or of a model (its ``task``, else classification).
 
     Args:
         model_or_name: a registered model name or a ``keras.Model``.
@@ -221,9 +262,9 @@ def task_for(model_or_name: Any) -> Task:
         >>> task_for("mobilenet_v3_small").name
         'classification'
     """
-    kind = "classification"
+    kind = getattr(model_or_name, "task", None) or "classification"
     if isinstance(model_or_name, str):
-        kind = getattr(get_entry(model_or_name), "task", "classification")
+        kind = get_entry(model_or_name).task
     if kind not in _TASKS:
         raise ValueError(f"No task is registered for {kind!r}; known: {sorted(_TASKS)}.")
     return _TASKS[kind]()

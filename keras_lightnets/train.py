@@ -32,18 +32,18 @@ import os
 import re
 import tempfile
 import time
-from typing import Any, Iterator, NamedTuple
+from typing import Any, Callable, Iterator, NamedTuple
 
 import keras
 
 from keras_lightnets import export
-from keras_lightnets.data import Data, digits, image_folder
+from keras_lightnets.data import Data, digits
 from keras_lightnets.evaluation import plot_history
 from keras_lightnets.files import atomic_target, check_output_path
 from keras_lightnets.litert import tflite_latency
 from keras_lightnets.models.network import LightNet
 from keras_lightnets.registry import create_model, get_entry
-from keras_lightnets.tasks import Task, task_for
+from keras_lightnets.tasks import ClassificationTask, Task, task_for
 from keras_lightnets.transfer import check_weights_file, fetch_imagenet, load_backbone
 from keras_lightnets.validation import check_bool, check_choice, check_float, check_int
 
@@ -494,11 +494,14 @@ class Run(NamedTuple):
     val: Any  # prepared validation split
     sharded: bool  # JAX data parallelism: validation runs on one device, in a callback
     callbacks: list[keras.callbacks.Callback]  # the user's
+    data: Any = None  # the Data (the task's callbacks read it)
 
 
 def _phase_callbacks(run: Run, phase: Phase) -> list[keras.callbacks.Callback]:
     config = run.config
-    callbacks: list[keras.callbacks.Callback] = [keras.callbacks.TerminateOnNaN(raise_error=True)]
+    callbacks: list[keras.callbacks.Callback] = [
+        *run.task.callbacks(run.val, run.data), keras.callbacks.TerminateOnNaN(raise_error=True)
+    ]
     if run.sharded:  # validated whole on one device, before the callbacks that read the validation figure
         callbacks.insert(0, _ValidateOnOneDevice(run.val))
     if config.checkpoint is not None:
@@ -531,12 +534,12 @@ def run_phase(model: keras.Model, phase: Phase, run: Run, steps_per_epoch: int) 
     """
     config = run.config
     if not phase.resumed:
-        _set_trainable(model, phase.kind, config.unfreeze_from, run.task.head_layers, config.fine_tune_batch_norm)
+        _set_trainable(model, phase.kind, config.unfreeze_from, run.task.is_head, config.fine_tune_batch_norm)
         optimizer = make_optimizer(
             config.optimizer, phase.learning_rate, config.weight_decay,
             (phase.end - phase.start) * steps_per_epoch, int(config.warmup_epochs * steps_per_epoch),
         )
-        model.compile(optimizer=optimizer, loss=run.task.loss(config.label_smoothing), metrics=run.task.metrics())
+        model.compile(optimizer=optimizer, loss=run.task.loss(config.label_smoothing, model), metrics=run.task.metrics())
     try:
         fitted = model.fit(
             run.train,
@@ -559,7 +562,7 @@ def run_phase(model: keras.Model, phase: Phase, run: Run, steps_per_epoch: int) 
 
 
 def _set_trainable(
-    model: keras.Model, kind: str, unfreeze_from: str | None, head: tuple[str, ...], batch_norm: bool = False
+    model: keras.Model, kind: str, unfreeze_from: str | None, is_head: Callable[[str], bool], batch_norm: bool = False
 ) -> None:
     """Freeze per phase: everything trains from scratch; the head alone; or the layers from a block on.
 
@@ -575,7 +578,7 @@ def _set_trainable(
         if kind == "fine_tune" and not unfrozen and _in_block(layer.name, unfreeze_from):
             unfrozen = True
         frozen_norm = isinstance(layer, keras.layers.BatchNormalization) and not batch_norm
-        layer.trainable = layer.name in head or (unfrozen and not frozen_norm)
+        layer.trainable = is_head(layer.name) or (unfrozen and not frozen_norm)
 
 
 def _in_block(layer_name: str, block: str | None) -> bool:
@@ -604,16 +607,19 @@ def load_data(
     batch_size: int = 64,
     seed: int = 0,
     progress: bool = False,
+    task: Task | None = None,
     **options: Any,
 ) -> Data:
     """``"digits"``, a folder path, or a :class:`~keras_lightnets.data.Data` -> ``Data``.
 
     Args:
-        data: ``"digits"``, an image folder path or a ``Data``.
+        data: ``"digits"``, an image folder path (a labelled detection folder for
+            detection) or a ``Data``.
         input_size: square image size (>= 32).
         batch_size: batch size (>= 1).
         seed: split and shuffle seed (>= 0).
         progress: show a progress bar while an image folder is checked.
+        task: the task whose folder layout ``data`` follows (default classification).
         **options: passed to :func:`~keras_lightnets.data.digits` or
             :func:`~keras_lightnets.data.image_folder` (``val_fraction``,
             ``test_fraction``; for folders also ``flip``, ``strict``, ``cache``...).
@@ -622,14 +628,16 @@ def load_data(
         >>> load_data("digits", input_size=32).num_classes
         10
     """
+    task = task or ClassificationTask()
     if isinstance(data, Data):
         return data
-    if isinstance(data, str) and data == "digits":
+    if isinstance(data, str) and data == "digits" and task.name == "classification":
         return digits(input_size=input_size, batch_size=batch_size, seed=seed, **options)
     if isinstance(data, (str, os.PathLike)) and os.path.isdir(data):
-        return image_folder(data, input_size=input_size, batch_size=batch_size, seed=seed, progress=progress, **options)
+        return task.load_folder(data, input_size=input_size, batch_size=batch_size, seed=seed, progress=progress, **options)
     raise ValueError(
-        f"`data` must be 'digits', an image folder or a keras_lightnets.data.Data; received {data!r}."
+        f"`data` must be 'digits' (classification), a folder or a keras_lightnets.data.Data; received {data!r}"
+        f" for a {task.name} model."
     )
 
 
@@ -797,14 +805,14 @@ def fit(
     config.check_for(model_or_name, model_kwargs)
     task = task or task_for(model_or_name)
     keras.utils.set_random_seed(config.seed)
-    data = load_data(data, config.input_size, config.batch_size, config.seed)
+    data = load_data(data, config.input_size, config.batch_size, config.seed, task=task)
     if config.log_dir is not None:
         os.makedirs(config.log_dir, exist_ok=True)
         if data.files:
             data.write_splits(config.log_dir)
     strategy = _strategy()
     train, steps_per_epoch, passes, sharded = _training_split(task, data, strategy, config)
-    run = Run(config, task, train, task.prepare(data.val, data), sharded, list(callbacks or []))
+    run = Run(config, task, train, task.prepare(data.val, data), sharded, list(callbacks or []), data)
     schedule = resolve_schedule(config, steps_per_epoch, passes)
     if config.verbose:
         print(schedule.describe())

@@ -73,7 +73,7 @@ def test_every_precision_converts_with_the_post_processing_op(detector, quantiza
     assert ("HARD_SWISH" in report.ops) == (quantization != "int8")  # int8: MUL/ADD, which XNNPACK runs in int8
     boxes, classes, scores, count = _run(path, calibration[0])
     assert boxes.shape == (1, 100, 4) and 0 <= int(count[0]) <= 100
-    assert np.all(scores[0, : int(count[0])] >= 0.3 - 1e-3)  # detector_to_tflite's default threshold
+    assert np.all(scores[0, : int(count[0])] >= 0.01 - 1e-4)  # detector_to_tflite's default threshold
 
 
 def test_raw_outputs_file_has_builtin_ops_only_and_equals_keras(detector, tmp_path, rng):

@@ -18,8 +18,13 @@ from keras_lightnets.detection.loss import match_anchors, ssd_losses
 from keras_lightnets.detection.postprocess import Detections, nms, postprocess
 from keras_lightnets.detection.ssdlite import SSDLite, extra_block, prediction_head, ssdlite_anchors
 from keras_lightnets.detection.zoo import DETECTORS
+from keras_lightnets.detection.data import LAYOUTS, DetectionData, detection_folder
+from keras_lightnets.detection.evaluate import DetectionReport, coco_evaluate
+from keras_lightnets.detection.loss import SSDLoss
+from keras_lightnets.detection.task import DetectionTask
 
 __all__ = [
-    "BOX_WEIGHTS", "DETECTION_OUTPUTS", "DETECTORS", "Detections", "SSDLite", "box_iou", "decode_boxes", "default_boxes", "detector_to_tflite", "encode_boxes", "extra_block",
+    "BOX_WEIGHTS", "DETECTION_OUTPUTS", "DETECTORS", "LAYOUTS", "DetectionData", "DetectionReport", "DetectionTask",
+    "SSDLoss", "coco_evaluate", "detection_folder", "Detections", "SSDLite", "box_iou", "decode_boxes", "default_boxes", "detector_to_tflite", "encode_boxes", "extra_block",
     "match_anchors", "nms", "postprocess", "prediction_head", "ssd_losses", "ssdlite_anchors", "ssdlite_from_torchvision", "tflite_anchors",
 ]

@@ -73,7 +73,7 @@ def detector_to_tflite(
     representative_data: Any = None,
     num_calibration: int = 100,
     *,
-    score_threshold: float = 0.3,
+    score_threshold: float = 0.01,
     iou_threshold: float = 0.55,
     max_detections: int = 100,
     overwrite: bool = False,
@@ -95,7 +95,8 @@ def detector_to_tflite(
         quantization: one of ``QUANTIZATIONS`` (``"int8"`` needs ``representative_data``).
         representative_data: int8 calibration images as the model expects them.
         num_calibration: calibration images to use (>= 1).
-        score_threshold: lowest score reported, in [0, 1).
+        score_threshold: lowest score reported, in [0, 1); low by default, as for COCO evaluation
+            (apps apply their own: the Task Library's and MediaPipe's ``score_threshold`` option).
         iou_threshold: NMS IoU, in [0, 1].
         max_detections: detections per image (>= 1); also per class.
         overwrite: replace an existing file.

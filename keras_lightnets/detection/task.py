@@ -1,0 +1,104 @@
+"""Detection as a task of the one trainer: SSD loss, validation mAP for model selection, COCO figures.
+
+``fit("ssdlite_mobilenet_v3_large", "boxes/")`` and ``keras-lightnets train
+ssdlite_... --data boxes/`` run it (the registry's detectors carry
+``task="detection"``). The best epoch and early stopping read ``val_map``
+(COCO mAP@[.5:.95] on the validation split, computed after each epoch with
+``pycocotools``); the test split is evaluated once, after training.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+
+from keras_lightnets.data import Data
+from keras_lightnets.detection.data import detection_folder
+from keras_lightnets.detection.evaluate import DetectionReport, coco_evaluate, detect_batches
+from keras_lightnets.detection.loss import SSDLoss
+from keras_lightnets.detection.postprocess import Detections
+from keras_lightnets.litert import run_tflite
+from keras_lightnets.registry import create_model
+from keras_lightnets.tasks import Task, register_task
+
+__all__ = ["DetectionTask", "HEAD_PREFIXES"]
+
+HEAD_PREFIXES = ("extra_", "box_head_", "class_head_")  # an SSDLite's layers that a backbone checkpoint lacks
+
+
+class _ValidationMAP(keras.callbacks.Callback):
+    """Adds ``val_map``, ``val_ap50`` and ``val_ap75`` to each epoch's logs (before early stopping reads them)."""
+
+    def __init__(self, val: Any, class_names: list[str]) -> None:
+        super().__init__()
+        self.val, self.class_names = val, class_names
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if logs is not None:
+            truth, found = detect_batches(self.model, self.val)
+            logs.update({f"val_{k}": v for k, v in coco_evaluate(truth, found, self.class_names).figures().items()})
+
+
+class DetectionTask(Task):
+    """SSDLite detection: the SSD multibox loss, COCO mAP with ``pycocotools``, detector TFLite files.
+
+    Example:
+        >>> task = DetectionTask()
+        >>> task.monitor, task.is_head("class_head_0_conv"), task.is_head("block_3_expand")
+        ('val_map', True, False)
+    """
+
+    name = "detection"
+    monitor = "val_map"
+    metric = "map"
+
+    def is_head(self, layer_name: str) -> bool:
+        return layer_name.startswith(HEAD_PREFIXES)
+
+    def load_folder(self, path: Any, input_size: int, batch_size: int, seed: int, **options: Any) -> Data:
+        options.pop("progress", None)
+        return detection_folder(path, input_size=input_size, batch_size=batch_size, seed=seed, **options)
+
+    def build(self, name: str, data: Data, **kwargs: Any) -> keras.Model:
+        return create_model(name, num_classes=data.num_classes, input_shape=data.input_shape, **kwargs)
+
+    def prepare(self, dataset: Any, data: Data) -> Any:
+        return dataset.map(lambda images, targets: (images, {"boxes": targets, "class_logits": targets}))
+
+    def loss(self, label_smoothing: float, model: keras.Model | None = None) -> Any:
+        if model is None:
+            raise ValueError("The detection loss needs the model (its anchors).")
+        sizes = [tuple(entry["size"]) for entry in model.feature_info]
+        image = tuple(int(v) for v in model.input_shape[1:3])
+        return {part: SSDLoss(part, sizes, image) for part in ("boxes", "class_logits")}
+
+    def callbacks(self, val: Any, data: Data) -> list[keras.callbacks.Callback]:
+        return [_ValidationMAP(val, list(data.class_names))]
+
+    def evaluate(self, model: keras.Model, dataset: Any) -> dict[str, float]:
+        return self._report(model, dataset, getattr(model, "class_names", None)).figures()
+
+    def _report(self, model: keras.Model, dataset: Any, class_names: list[str] | None) -> DetectionReport:
+        truth, found = detect_batches(model, dataset)
+        names = list(class_names or [f"class {k + 1}" for k in range(int(model.outputs[1].shape[-1]) - 1)])
+        return coco_evaluate(truth, found, names)
+
+    def report(self, model: keras.Model, data: Data, log_dir: str | None) -> str:
+        return self._report(model, data.test, data.class_names).table()
+
+    def score_tflite(self, path: str, data: Data) -> float:
+        truth, found = [], []
+        size = np.array(data.input_shape[:2][::-1] * 2, np.float32)  # (width, height) twice: x1, y1, x2, y2
+        for images, targets in data.test:
+            for image, rows in zip(np.asarray(images), np.asarray(targets)):
+                boxes, classes, scores, count = run_tflite(path, image[None], all_outputs=True)
+                count = int(count[0])
+                corners = np.clip(boxes[0, :count], 0.0, 1.0)[:, [1, 0, 3, 2]] * size
+                found.append(Detections(corners, scores[0, :count], classes[0, :count].astype(np.int64) + 1))
+                truth.append(rows)
+        return coco_evaluate(truth, found, list(data.class_names)).map
+
+
+register_task("detection", DetectionTask)
