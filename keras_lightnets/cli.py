@@ -92,7 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--strict", action="store_true", help="refuse a folder with unreadable images instead of skipping them")
     train.add_argument("--epochs", type=argparse_int(1, "--epochs"), default=None,
                        help="total epochs (default: derived from the data size so that each phase gets enough steps; printed)")
-    train.add_argument("--input-size", type=argparse_int(32, "--input-size"), default=None, help="default 32 (digits) / 224 (folder)")
+    train.add_argument("--input-size", type=argparse_int(32, "--input-size"), default=None, help="default 32 (digits) / 224 (folder) / 320 (detectors)")
     train.add_argument("--batch-size", type=argparse_int(1, "--batch-size"), default=64)
     train.add_argument("--optimizer", choices=("adamw", "sgd"), default="adamw")
     train.add_argument("--learning-rate", type=float, default=None,
@@ -227,7 +227,8 @@ def _bench(model: Any, args: argparse.Namespace) -> None:
 def _train(args: argparse.Namespace) -> None:
     if args.export:
         check_output_path(args.export, args.overwrite, suffix=".tflite")
-    size = args.input_size or (32 if args.data == "digits" else 224)
+    task = task_for(args.name)
+    size = args.input_size or (32 if args.data == "digits" else 320 if task.name == "detection" else 224)
     options: dict[str, Any] = dict(
         epochs=args.epochs, weights=args.weights, freeze_epochs=args.freeze_epochs, unfreeze_from=args.unfreeze_from,
         input_size=size, batch_size=args.batch_size, optimizer=args.optimizer, learning_rate=args.learning_rate,
@@ -238,9 +239,8 @@ def _train(args: argparse.Namespace) -> None:
     splits = {key: value for key in ("val_fraction", "test_fraction") if (value := getattr(args, key)) is not None}
     if args.data != "digits":
         splits.update(flip=not args.no_flip, strict=args.strict)
-    data = load_data(args.data, size, args.batch_size, progress=True, **splits)
+    data = load_data(args.data, size, args.batch_size, progress=True, task=task, **splits)
     result = fit(args.name, data, **options)
-    task = task_for(args.name)
     figure = result.test_metrics[task.metric]
     print(f"\n{args.name}: validation {task.metric} {result.val_metrics[task.metric]:.4f}, test {task.metric} {figure:.4f} "
           f"after {result.epochs_run} epochs in {result.seconds:.0f} s "

@@ -286,10 +286,10 @@ def to_tflite(
     writer = _TASK_WRITERS.get(getattr(model, "task", None) or "") if postprocess else None
     if writer is not None and keras.backend.backend() == "tensorflow":
         unused = {"input_size": input_size, "check_data": check_data}
-        if int8_io or progress or any(value is not None for value in unused.values()):
+        if int8_io or any(value is not None for value in unused.values()):
             raise ValueError(
-                f"A {model.task} model with post-processing takes no `input_size`, `int8_io`, `progress` or "
-                "`check_data`; pass postprocess=False for its raw outputs."
+                f"A {model.task} model with post-processing takes no `input_size`, `int8_io` or `check_data`; "
+                "pass postprocess=False for its raw outputs."
             )
         return writer(
             model, path, quantization, representative_data, num_calibration,

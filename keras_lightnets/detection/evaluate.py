@@ -11,15 +11,21 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 from typing import Any, NamedTuple
 
 import keras
 import numpy as np
 
 from keras_lightnets.detection.postprocess import Detections, postprocess
+from keras_lightnets.files import atomic_target
 from keras_lightnets.detection.ssdlite import ssdlite_anchors
+from keras_lightnets.litert import run_tflite
 
-__all__ = ["EVALUATION", "DetectionReport", "coco_evaluate", "detect_batches"]
+__all__ = [
+    "EVALUATION", "DetectionReport", "coco_evaluate", "detect_batches", "draw_samples", "plot_precision_recall",
+    "tflite_detections",
+]
 
 # Post-processing for evaluation, as the exported files do it (LiteRT's per-class NMS, clipped after it;
 # torchvision's 300 candidates per class).
@@ -34,6 +40,7 @@ class DetectionReport(NamedTuple):
     ap75: float
     per_class: dict[str, float]  # AP at 0.50:0.95 per class (nan: no ground truth of it)
     images: int
+    curves: dict[str, np.ndarray] | None = None  # per class: precision at recall 0, 0.01, ..., 1 (IoU 0.5)
 
     def figures(self) -> dict[str, float]:
         """``{"map", "ap50", "ap75"}``."""
@@ -93,7 +100,74 @@ def coco_evaluate(truth: list[np.ndarray], found: list[Detections], class_names:
         values = precision[:, :, k]
         per_class[name] = float(values[values > -1].mean()) if (values > -1).any() else float("nan")
     stats = [max(0.0, float(v)) for v in evaluation.stats[:3]]
-    return DetectionReport(stats[0], stats[1], stats[2], per_class, len(images))
+    curves = {name: np.maximum(precision[0, :, k], 0.0) for k, name in enumerate(class_names)}
+    return DetectionReport(stats[0], stats[1], stats[2], per_class, len(images), curves)
+
+
+def plot_precision_recall(report: DetectionReport, path: str) -> str:
+    """Each class's precision-recall curve at IoU 0.5 (COCO's 101 recall points) as a PNG; return ``path``.
+
+    Args:
+        report: from :func:`coco_evaluate`.
+        path: the ``.png`` file to write (atomically).
+
+    Example:
+        >>> plot_precision_recall(report, "logs/precision_recall.png")  # doctest: +SKIP
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6, 5))
+    for name, precision in (report.curves or {}).items():
+        axes.plot(np.linspace(0, 1, len(precision)), precision, label=f"{name} (AP50 {np.mean(precision):.3f})")
+    axes.set_xlabel("recall")
+    axes.set_ylabel("precision")
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1.02)
+    axes.set_title(f"IoU 0.5: AP50 {report.ap50:.4f}, mAP@[.5:.95] {report.map:.4f}")
+    axes.legend(loc="lower left", fontsize=8)
+    figure.tight_layout()
+    with atomic_target(path) as target:
+        figure.savefig(target, format="png", dpi=100)
+    plt.close(figure)
+    return path
+
+
+def draw_samples(images: np.ndarray, truth: list[np.ndarray], found: list[Detections], class_names: list[str],
+                 folder: str, score_threshold: float = 0.3) -> list[str]:
+    """Images with their true boxes (green) and detections (red, labelled) as PNGs in ``folder``; return the paths.
+
+    Args:
+        images: ``[N, H, W, 3]`` pixels in [0, 255] (model input).
+        truth: per image, ``[M, 5]`` ground-truth rows.
+        found: per image, the detections.
+        class_names: the C class names.
+        folder: an existing folder.
+        score_threshold: lowest score drawn, in [0, 1).
+
+    Example:
+        >>> draw_samples(images, truth, found, data.class_names, "logs/")  # doctest: +SKIP
+    """
+    from PIL import Image, ImageDraw
+
+    paths = []
+    for index, (pixels, rows, detections) in enumerate(zip(images, truth, found)):
+        image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+        draw = ImageDraw.Draw(image)
+        for row in np.asarray(rows).reshape(-1, 5):
+            if row[4] != 0:
+                draw.rectangle([float(v) for v in row[:4]], outline=(40, 220, 40), width=1)
+        for box, score, label in zip(detections.boxes, detections.scores, detections.labels):
+            if score >= score_threshold:
+                draw.rectangle([float(v) for v in box], outline=(255, 40, 40), width=1)
+                draw.text((float(box[0]) + 2, float(box[1]) + 1), f"{class_names[int(label) - 1]} {score:.2f}", fill=(255, 255, 0))
+        path = os.path.join(folder, f"sample_{index:02d}.png")
+        with atomic_target(path) as target:
+            image.save(target, format="PNG")
+        paths.append(path)
+    return paths
 
 
 def detect_batches(model: keras.Model, dataset: Any) -> tuple[list[np.ndarray], list[Detections]]:
@@ -116,4 +190,30 @@ def detect_batches(model: keras.Model, dataset: Any) -> tuple[list[np.ndarray], 
         found += postprocess(codes, logits, anchors, size, candidates_per_class=300, clip_before_nms=False,
                              **EVALUATION)
         truth += list(np.asarray(targets))
+    return truth, found
+
+
+def tflite_detections(path: str, dataset: Any) -> tuple[list[np.ndarray], list[Detections]]:
+    """``(ground truth, detections)`` per image of a dataset, found by a detector ``.tflite`` file.
+
+    The file's own post-processing (``TFLite_Detection_PostProcess``) decides;
+    its normalised ``ymin, xmin, ymax, xmax`` boxes become input pixels.
+
+    Args:
+        path: a file written by :func:`~keras_lightnets.detection.detector_to_tflite`.
+        dataset: batches of ``(images, targets)``.
+
+    Example:
+        >>> report = coco_evaluate(*tflite_detections("det_int8.tflite", data.test), data.class_names)  # doctest: +SKIP
+    """
+    truth, found = [], []
+    for images, targets in dataset:
+        images = np.asarray(images)
+        size = np.array([images.shape[2], images.shape[1]] * 2, np.float32)  # x1, y1, x2, y2 scales
+        for image, rows in zip(images, np.asarray(targets)):
+            boxes, classes, scores, count = run_tflite(path, image[None], all_outputs=True)
+            count = int(count[0])
+            corners = np.clip(boxes[0, :count], 0.0, 1.0)[:, [1, 0, 3, 2]] * size
+            found.append(Detections(corners, scores[0, :count], classes[0, :count].astype(np.int64) + 1))
+            truth.append(rows)
     return truth, found

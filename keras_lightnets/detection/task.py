@@ -9,6 +9,8 @@ ssdlite_... --data boxes/`` run it (the registry's detectors carry
 
 from __future__ import annotations
 
+import importlib.util
+import os
 from typing import Any
 
 import keras
@@ -16,16 +18,21 @@ import numpy as np
 
 from keras_lightnets.data import Data
 from keras_lightnets.detection.data import detection_folder
-from keras_lightnets.detection.evaluate import DetectionReport, coco_evaluate, detect_batches
+from keras_lightnets.detection.evaluate import (
+    DetectionReport, coco_evaluate, detect_batches, draw_samples, plot_precision_recall, tflite_detections,
+)
 from keras_lightnets.detection.loss import SSDLoss
-from keras_lightnets.detection.postprocess import Detections
-from keras_lightnets.litert import run_tflite
 from keras_lightnets.registry import create_model
 from keras_lightnets.tasks import Task, register_task
 
 __all__ = ["DetectionTask", "HEAD_PREFIXES"]
 
 HEAD_PREFIXES = ("extra_", "box_head_", "class_head_")  # an SSDLite's layers that a backbone checkpoint lacks
+
+
+def _both_outputs(images: Any, targets: Any) -> tuple[Any, dict[str, Any]]:
+    """The ground truth for each output's half of the loss (both match anchors themselves)."""
+    return images, {"boxes": targets, "class_logits": targets}
 
 
 class _ValidationMAP(keras.callbacks.Callback):
@@ -58,6 +65,9 @@ class DetectionTask(Task):
         return layer_name.startswith(HEAD_PREFIXES)
 
     def load_folder(self, path: Any, input_size: int, batch_size: int, seed: int, **options: Any) -> Data:
+        missing = [m for m in ("pycocotools", "yaml") if importlib.util.find_spec(m) is None]
+        if missing:  # before any image is read or any step trained
+            raise ImportError(f"Detection training needs {', '.join(missing)}: pip install 'keras-lightnets[detection]'.")
         options.pop("progress", None)
         return detection_folder(path, input_size=input_size, batch_size=batch_size, seed=seed, **options)
 
@@ -65,7 +75,7 @@ class DetectionTask(Task):
         return create_model(name, num_classes=data.num_classes, input_shape=data.input_shape, **kwargs)
 
     def prepare(self, dataset: Any, data: Data) -> Any:
-        return dataset.map(lambda images, targets: (images, {"boxes": targets, "class_logits": targets}))
+        return dataset.map(_both_outputs)
 
     def loss(self, label_smoothing: float, model: keras.Model | None = None) -> Any:
         if model is None:
@@ -86,19 +96,19 @@ class DetectionTask(Task):
         return coco_evaluate(truth, found, names)
 
     def report(self, model: keras.Model, data: Data, log_dir: str | None) -> str:
-        return self._report(model, data.test, data.class_names).table()
+        truth, found = detect_batches(model, data.test)
+        report = coco_evaluate(truth, found, list(data.class_names))
+        text = report.table()
+        if log_dir is not None:
+            folder = os.path.abspath(log_dir)
+            text += f"\n\nprecision-recall curves: {plot_precision_recall(report, os.path.join(folder, 'precision_recall.png'))}"
+            images = np.concatenate([np.asarray(x) for x, _ in data.test.take(1)])[:8]
+            samples = draw_samples(images, truth[: len(images)], found[: len(images)], list(data.class_names), folder)
+            text += f"\nsample test images (green: true boxes, red: found): {os.path.dirname(samples[0])}/sample_*.png"
+        return text
 
     def score_tflite(self, path: str, data: Data) -> float:
-        truth, found = [], []
-        size = np.array(data.input_shape[:2][::-1] * 2, np.float32)  # (width, height) twice: x1, y1, x2, y2
-        for images, targets in data.test:
-            for image, rows in zip(np.asarray(images), np.asarray(targets)):
-                boxes, classes, scores, count = run_tflite(path, image[None], all_outputs=True)
-                count = int(count[0])
-                corners = np.clip(boxes[0, :count], 0.0, 1.0)[:, [1, 0, 3, 2]] * size
-                found.append(Detections(corners, scores[0, :count], classes[0, :count].astype(np.int64) + 1))
-                truth.append(rows)
-        return coco_evaluate(truth, found, list(data.class_names)).map
+        return coco_evaluate(*tflite_detections(path, data.test), list(data.class_names)).map
 
 
 register_task("detection", DetectionTask)
