@@ -1,8 +1,9 @@
 """``python -m benchmarks.detection``: SSDLite detector files beside torchvision's ``ssdlite320_mobilenet_v3_large``.
 
-Every SSDLite backbone is built at 320x320 for the 90 COCO classes with realistic
-weights and written as the phone file (:func:`keras_lightnets.detection.detector_to_tflite`:
-post-processing included, score threshold 0.3) in float32 and full-integer int8. The
+Every registered detector (``list_models(task="detection")``) is built at 320x320 for the
+90 COCO classes with realistic weights and written as the phone file
+(:func:`keras_lightnets.export.to_tflite`: post-processing included, its default score
+threshold 0.01 and 100 detections) in float32 and full-integer int8. The
 files and the peer — torchvision's ``ssdlite320_mobilenet_v3_large`` (reduced tail,
 90 classes) on PyTorch CPU, ``model([image])`` including its resize, normalisation and
 NMS — are timed interleaved in one run (``--threads`` for both). Writes
@@ -24,15 +25,12 @@ import torchvision
 
 from benchmarks.measure import interleaved, round_medians, timing_arguments
 from benchmarks.streaming import machine, machine_text, write_results
-from keras_lightnets import count_macs
-from keras_lightnets.detection import SSDLite, detector_to_tflite
+from keras_lightnets import count_macs, create_model, list_models
+from keras_lightnets.export import to_tflite
 from keras_lightnets.litert import tflite_runner
 from keras_lightnets.testing import realistic_weights
 
-BACKBONES = (
-    "mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small", "mobilenet_v4_conv_small",
-    "mobilenet_v4_conv_medium", "shufflenet_v2_x1_0",
-)
+DETECTORS = tuple(list_models(task="detection"))
 
 
 def _torchvision_step(threads: int, size: int) -> Callable[[], Any]:
@@ -53,7 +51,7 @@ def _torchvision_step(threads: int, size: int) -> Callable[[], Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.detection", description=__doc__)
-    parser.add_argument("--backbones", nargs="+", choices=BACKBONES, default=list(BACKBONES))
+    parser.add_argument("--models", nargs="+", choices=DETECTORS, default=list(DETECTORS))
     timing_arguments(parser, runs=20)
     parser.set_defaults(size=320)
     args = parser.parse_args(argv)
@@ -61,16 +59,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows, paths = [], []
     calibration = np.random.default_rng(0).uniform(0, 255, (8, args.size, args.size, 3)).astype("float32")
     with tempfile.TemporaryDirectory() as folder:
-        for name in args.backbones:
-            model = SSDLite(name, 90, input_shape=(args.size, args.size, 3))
+        for name in args.models:
+            model = create_model(name, num_classes=90, input_shape=(args.size, args.size, 3))
             realistic_weights(model)
             row: dict[str, Any] = {
-                "backbone": name, "macs": count_macs(model),
+                "model": name, "macs": count_macs(model),
                 "params": sum(int(np.prod(w.shape)) for w in model.trainable_weights),
             }
             for quantization in ("float32", "int8"):
                 path = os.path.join(folder, f"{name}_{quantization}.tflite")
-                report = detector_to_tflite(model, path, quantization, calibration, num_calibration=len(calibration))
+                report = to_tflite(model, path, quantization, calibration, num_calibration=len(calibration))
                 row[f"{quantization}_mb"] = report.size_bytes / 1e6
                 row[f"{quantization}_flex_ops"] = sorted(op for op in report.ops if op.startswith("Flex"))
                 paths.append(path)
@@ -89,10 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"of {args.trials} rounds of {args.runs} interleaved runs. torchvision (PyTorch CPU, {args.threads} threads, "
         f"its transform and NMS included): {peer_ms:.2f} ms.",
         "",
-        "| backbone | MACs | params | float32 ms | int8 ms | float32 MB | int8 MB | float32 / torchvision | int8 / torchvision |",
+        "| detector | MACs | params | float32 ms | int8 ms | float32 MB | int8 MB | float32 / torchvision | int8 / torchvision |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         *(
-            f"| `{r['backbone']}` | {r['macs'] / 1e6:.0f} M | {r['params']:,d} | {r['float32_ms']:.2f} | {r['int8_ms']:.2f} | "
+            f"| `{r['model']}` | {r['macs'] / 1e6:.0f} M | {r['params']:,d} | {r['float32_ms']:.2f} | {r['int8_ms']:.2f} | "
             f"{r['float32_mb']:.2f} | {r['int8_mb']:.2f} | {r['float32_ms'] / peer_ms:.2f} | {r['int8_ms'] / peer_ms:.2f} |"
             for r in rows
         ),

@@ -89,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="patience in epochs on validation accuracy (restores the best epoch)")
     train.add_argument("--no-flip", action="store_true", help="no horizontal flips (text, digits, asymmetric classes)")
     train.add_argument("--verbose", action="store_true", help="Keras progress bars per batch (C++ logs: TF_CPP_MIN_LOG_LEVEL=0)")
-    train.add_argument("--strict", action="store_true", help="refuse a folder with unreadable images instead of skipping them")
+    train.add_argument("--strict", action="store_true", help="classification: refuse a folder with unreadable images instead of skipping them")
     train.add_argument("--epochs", type=argparse_int(1, "--epochs"), default=None,
                        help="total epochs (default: derived from the data size so that each phase gets enough steps; printed)")
     train.add_argument("--input-size", type=argparse_int(32, "--input-size"), default=None, help="default 32 (digits) / 224 (folder) / 320 (detectors)")
@@ -237,8 +237,8 @@ def _train(args: argparse.Namespace) -> None:
     )
     TrainConfig(**options).check_for(args.name, {})  # every argument, before the folder is scanned
     splits = {key: value for key in ("val_fraction", "test_fraction") if (value := getattr(args, key)) is not None}
-    if args.data != "digits":
-        splits.update(flip=not args.no_flip, strict=args.strict)
+    if args.data != "digits":  # detection folders refuse annotation problems (detection_folder's strict=True)
+        splits.update(flip=not args.no_flip, **({} if task.name == "detection" else {"strict": args.strict}))
     data = load_data(args.data, size, args.batch_size, progress=True, task=task, **splits)
     result = fit(args.name, data, **options)
     figure = result.test_metrics[task.metric]

@@ -731,7 +731,11 @@ def fit(
     from the data size (:func:`resolve_schedule`: every phase gets enough
     optimizer steps on a few dozen images too) and printed when ``verbose``.
     Early stopping and best-epoch restoring watch the task's validation figure
-    (``val_accuracy`` for classification); the test split is evaluated once, at the end.
+    (``val_accuracy`` for classification, ``val_map`` for detectors: COCO
+    mAP with pycocotools); the test split is evaluated once, at the end.
+    A detector name (``"ssdlite_mobilenet_v3_large"``) trains on a labelled
+    detection folder (COCO, Pascal VOC or YOLO:
+    :func:`keras_lightnets.detection.detection_folder`).
 
     Runs on the TensorFlow, JAX and PyTorch backends (the data stays in
     ``tf.data``; Keras hands each batch to the backend). Several devices:

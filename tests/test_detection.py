@@ -217,10 +217,10 @@ def test_detection_benchmark_smoke_run(tmp_path):
     from benchmarks.detection import main as detection
 
     output = tmp_path / "results"
-    argv = ["--backbones", "mobilenet_v3_small", "--size", "320", "--runs", "3", "--trials", "1", "--output", str(output)]
+    argv = ["--models", "ssdlite_mobilenet_v3_small", "--size", "320", "--runs", "3", "--trials", "1", "--output", str(output)]
     assert detection(argv) == 0
     results = json.loads((output / "detection.json").read_text())
     (row,) = results["rows"]
     assert row["float32_ms"] > 0 and row["int8_ms"] > 0 and results["torchvision_ms"] > 0
     assert row["float32_flex_ops"] == row["int8_flex_ops"] == []
-    assert "`mobilenet_v3_small`" in (output / "detection.md").read_text()
+    assert "`ssdlite_mobilenet_v3_small`" in (output / "detection.md").read_text()

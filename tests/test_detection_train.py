@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("pycocotools", reason="detection evaluation needs the [detection] extra")
 
-from keras_lightnets.detection import DetectionTask, coco_evaluate, detection_folder  # noqa: E402
+from keras_lightnets.detection import DetectionTask, box_iou, coco_evaluate, detection_folder  # noqa: E402
 from keras_lightnets.detection.evaluate import detect_batches, tflite_detections  # noqa: E402
 from keras_lightnets.export import to_tflite  # noqa: E402
 from keras_lightnets.synthetic import detection_photos  # noqa: E402
@@ -54,7 +54,18 @@ def test_int8_file_keeps_the_ap50_within_two_points(trained):
     int8 = coco_evaluate(*tflite_detections(str(path), data.test), data.class_names)
     assert int8.ap50 >= 0.5 and keras_figures.ap50 - int8.ap50 <= 0.02, (keras_figures.figures(), int8.figures())
     assert DetectionTask().score_tflite(str(path), data) == pytest.approx(int8.map)
-    print("\nKeras", keras_figures.figures(), "int8", int8.figures())
+    # Detection by detection: each confident Keras detection (score >= 0.3) against the int8 file's best same-class box.
+    ious, score_errors, pairs = [], [], list(zip(detect_batches(result.model, data.test)[1], tflite_detections(str(path), data.test)[1]))
+    for ours, theirs in pairs:
+        for box, score, label in zip(ours.boxes, ours.scores, ours.labels):
+            same = theirs.labels == label
+            if score >= 0.3:
+                overlap = np.asarray(box_iou(box[None], theirs.boxes[same]))[0] if same.any() else np.zeros(1)
+                ious.append(float(overlap.max()))
+                score_errors.append(abs(float(score) - float(theirs.scores[same][overlap.argmax()])) if same.any() else 1.0)
+    agreement = f"{len(ious)} detections: mean IoU {np.mean(ious):.3f}, found at IoU >= 0.5 {np.mean(np.array(ious) >= 0.5):.3f}, mean |score difference| {np.mean(score_errors):.3f}"
+    print("\nKeras", keras_figures.figures(), "int8", int8.figures(), agreement)
+    assert len(ious) >= 40 and np.mean(np.array(ious) >= 0.5) >= 0.9 and np.mean(ious) >= 0.8, agreement
 
 
 def test_coco_evaluate_scores_known_cases():
@@ -71,3 +82,20 @@ def test_coco_evaluate_scores_known_cases():
     assert report.per_class["b"] == pytest.approx(6 / 10)  # thresholds 0.50, 0.55, ..., 0.75 of ten
     missed = Detections(truth[0][:1, :4], np.array([0.9]), np.array([1]))
     assert coco_evaluate(truth, [missed], ["a", "b"]).per_class["b"] == pytest.approx(0.0)
+
+
+def test_cli_trains_a_detector_on_a_yolo_folder_and_exports_the_table(tmp_path, capsys):
+    """The main job for detection, end to end (one epoch: the figures are the test above's)."""
+    from keras_lightnets.cli import main
+
+    root = detection_photos(tmp_path / "yolo", "yolo", counts={"train": 12, "val": 4, "test": 4}, seed=2)
+    out = tmp_path / "det_int8.tflite"
+    argv = ["train", "ssdlite_mobilenet_v3_small", "--data", root, "--input-size", "288", "--epochs", "1",
+            "--batch-size", "8", "--export", str(out), "--log-dir", str(tmp_path / "logs")]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "test map" in printed and "COCO box AP on 4 images" in printed and "TFLite int8 *" in printed, printed
+    assert (tmp_path / "det_int8.labels.txt").read_text().split() == ["circle", "square", "triangle"]
+    assert {"precision_recall.png", "sample_00.png", "splits.json"} <= {p.name for p in (tmp_path / "logs").iterdir()}
+    assert main(["train", "ssdlite_mobilenet_v3_small", "--data", "digits"]) == 2
+    assert "for a detection model" in capsys.readouterr().err

@@ -43,11 +43,21 @@ class DetectionReport(NamedTuple):
     curves: dict[str, np.ndarray] | None = None  # per class: precision at recall 0, 0.01, ..., 1 (IoU 0.5)
 
     def figures(self) -> dict[str, float]:
-        """``{"map", "ap50", "ap75"}``."""
+        """``{"map", "ap50", "ap75"}``.
+
+        Example:
+            >>> DetectionReport(0.5, 0.8, 0.6, {}, 10).figures()
+            {'map': 0.5, 'ap50': 0.8, 'ap75': 0.6}
+        """
         return {"map": self.map, "ap50": self.ap50, "ap75": self.ap75}
 
     def table(self) -> str:
-        """The figures and the per-class AP as text."""
+        """The figures and the per-class AP as text.
+
+        Example:
+            >>> print(DetectionReport(0.5, 0.8, 0.6, {"cat": 0.5}, 10).table().splitlines()[-1])
+            cat                    0.5000
+        """
         lines = [f"COCO box AP on {self.images} images: mAP@[.5:.95] {self.map:.4f}  AP50 {self.ap50:.4f}  AP75 {self.ap75:.4f}",
                  f"{'class':20s} {'AP':>8s}"]
         lines += [f"{name[:20]:20s} {ap:8.4f}" for name, ap in self.per_class.items()]
