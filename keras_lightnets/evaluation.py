@@ -108,10 +108,11 @@ def plot_confusion(report: Report, path: str) -> str:
 
 
 def plot_history(history: dict[str, list[float]], path: str) -> str:
-    """Draw loss and accuracy per epoch (train and validation) to a PNG; return ``path``.
+    """Draw loss and the task's figure per epoch (train and validation) to a PNG; return ``path``.
 
     Args:
-        history: ``TrainResult.history`` (``loss``, ``val_loss``, ``accuracy``, ``val_accuracy``).
+        history: ``TrainResult.history`` (``loss``, ``val_loss`` and ``accuracy`` / ``val_accuracy``, or
+            a detector's ``val_map`` / ``val_ap50``).
         path: the ``.png`` file to write (atomically).
 
     Example:
@@ -123,12 +124,14 @@ def plot_history(history: dict[str, list[float]], path: str) -> str:
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for axis, metric in zip(axes, ("loss", "accuracy")):
-        for key, label in ((metric, "train"), (f"val_{metric}", "validation")):
+    second = "accuracy" if "accuracy" in history or "val_accuracy" in history else "map"
+    for axis, metric in zip(axes, ("loss", second)):
+        curves = [(metric, "train"), (f"val_{metric}", "validation")] + ([("val_ap50", "validation AP50")] if second == "map" else [])
+        for key, label in curves:
             if history.get(key):
                 axis.plot(range(1, len(history[key]) + 1), history[key], marker="o", label=label)
         axis.set_xlabel("epoch")
-        axis.set_title(metric)
+        axis.set_title(metric if metric != "map" else "COCO mAP@[.5:.95]")
         axis.legend()
     figure.tight_layout()
     with atomic_target(path) as target:

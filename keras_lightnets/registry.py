@@ -50,6 +50,7 @@ class ModelEntry(NamedTuple):
     paper_macs: str  # the paper's / reference's MAdds ("" where none is published)
     pretrained: tuple[Pretrained, ...]  # published checkpoints
     task: str = "classification"  # one of TASKS
+    defaults: dict[str, Any] = {}  # arguments the name sets unless given (e.g. a detector's reduced_tail)
 
 
 # name -> (Keras params, trainable, MAdds) at 224x224x3, 1000 classes, as the builders
@@ -260,7 +261,8 @@ def create_model(name: str, **kwargs: Any) -> keras.Model:
     """Build the registered variant ``name``; ``kwargs`` go to its model function.
 
     Arguments fixed by the name (``alpha``, ``minimalistic``, ``groups``,
-    ``scale``) may be repeated with the same value but not changed.
+    ``scale``, a detector's ``backbone_name``) may be repeated with the same
+    value but not changed; its ``defaults`` (a detector's ``reduced_tail``) may.
 
     Args:
         name: a registered name (see :func:`list_models`).
@@ -278,12 +280,12 @@ def create_model(name: str, **kwargs: Any) -> keras.Model:
                 f"`{key}` is fixed to {value!r} by the model name {name!r}; received "
                 f"{key}={kwargs[key]!r}. Use the model function directly for other values."
             )
-    return entry.builder(**{**kwargs, **entry.fixed})
+    return entry.builder(**{**entry.defaults, **kwargs, **entry.fixed})
 
 
 def _call(entry: ModelEntry) -> str:
     """How the README spells the model function call of ``entry``."""
-    shown = {k: v for k, v in entry.fixed.items() if not (k in ("alpha", "scale") and v == 1.0) and v is not False}
+    shown = {k: v for k, v in {**entry.fixed, **entry.defaults}.items() if not (k in ("alpha", "scale") and v == 1.0) and v is not False}
     if entry.family == "shufflenet_v1":
         return f"`ShuffleNetV1({entry.fixed['groups']}, {entry.fixed['scale']:g})`"
     if entry.family == "mobilenet_v4":

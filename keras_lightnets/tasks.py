@@ -70,6 +70,18 @@ class Task:
         """
         raise NotImplementedError
 
+    def pretrained_arguments(self, name: str) -> dict[str, Any]:
+        """Model arguments for a registered model that will load trained backbone weights.
+
+        Args:
+            name: a registered model name of this task.
+
+        Example:
+            >>> ClassificationTask().pretrained_arguments("mobilenet_v3_small")
+            {}
+        """
+        return {}
+
     def prepare(self, dataset: Any, data: Data) -> Any:
         """A ``tf.data`` split turned into what :meth:`loss` expects (e.g. one-hot labels).
 

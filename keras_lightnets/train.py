@@ -237,7 +237,9 @@ def check_transfer_arguments(model_or_name: Any, weights: Any, freeze_epochs: An
     if not isinstance(model_or_name, str):
         raise ValueError("`weights` needs a registered model name (the model is built for the data's classes).")
     if config.unfreeze_from is not None:
-        names = [layer.name for layer in create_model(model_or_name, input_shape=(32, 32, 3), classes=2).layers]
+        detector = get_entry(model_or_name).task == "detection"
+        shape = {"num_classes": 2} if detector else {"input_shape": (32, 32, 3), "classes": 2}
+        names = [layer.name for layer in create_model(model_or_name, **shape).layers]
         if not any(_in_block(name, unfreeze_from) for name in names):
             blocks = list(dict.fromkeys(m[0] for n in names if (m := re.match(r"block_\d+|stage\d_unit\d+", n))))
             raise ValueError(
@@ -682,7 +684,8 @@ def _start_model(
             model = keras.models.clone_model(model_or_name)
             model.set_weights(model_or_name.get_weights())
     else:
-        model = task.build(model_or_name, data, **kwargs)
+        pretrained = task.pretrained_arguments(model_or_name) if config.weights is not None else {}
+        model = task.build(model_or_name, data, **{**pretrained, **kwargs})
         if config.weights is not None:
             load_backbone(model, model_or_name, os.fspath(config.weights))
     if isinstance(model, LightNet):

@@ -14,7 +14,7 @@ from keras_lightnets.registry import create_model, get_entry
 from keras_lightnets.validation import check_path
 from keras_lightnets.weights import WEIGHTS_SUFFIXES, cache_dir, fetch, imagenet_file, load_weights, read_h5
 
-__all__ = ["CLASSIFIER_LAYERS", "check_weights_file", "fetch_imagenet", "load_backbone"]
+__all__ = ["CLASSIFIER_LAYERS", "backbone_name", "check_weights_file", "fetch_imagenet", "load_backbone"]
 
 # The layers whose shapes depend on the number of classes; never transferred.
 CLASSIFIER_LAYERS = ("logits", "predictions")
@@ -46,11 +46,13 @@ def fetch_imagenet(name: str) -> str:
     alternative (nothing else is tried).
 
     Args:
-        name: a registered name with published ImageNet weights (``list_models(pretrained=True)``).
+        name: a registered name with published ImageNet weights (``list_models(pretrained=True)``),
+            or a detector on such a backbone (its backbone's file).
 
     Example:
         >>> path = fetch_imagenet("mobilenet_v3_small")  # doctest: +SKIP
     """
+    name = backbone_name(name)
     entry = get_entry(name)
     if not any(p.tag == "imagenet" for p in entry.pretrained):
         raise ValueError(
@@ -115,6 +117,19 @@ def _source_arrays(name: str, weights: str, input_shape: tuple[int | None, ...])
     return dict(read_h5(weights))
 
 
+def backbone_name(name: str) -> str:
+    """The registered classifier whose trained weights ``name``'s backbone takes: itself, or a detector's backbone.
+
+    Args:
+        name: a registered name.
+
+    Example:
+        >>> backbone_name("ssdlite_mobilenet_v3_large"), backbone_name("mobilenet_v2")
+        ('mobilenet_v3_large', 'mobilenet_v2')
+    """
+    return str(get_entry(name).fixed.get("backbone_name", name))
+
+
 def load_backbone(model: keras.Model, name: str, weights: str) -> keras.Model:
     """Load every layer of ``model`` but its classifier from a trained ``name``; return ``model``.
 
@@ -125,9 +140,13 @@ def load_backbone(model: keras.Model, name: str, weights: str) -> keras.Model:
     keep their fresh initialization. Every other weighted layer must be in the
     source with the same shapes and the source may hold no other layers: the
     first mismatch is named in a ``ValueError`` and nothing is assigned.
+    For a detector (``"ssdlite_mobilenet_v3_large"``) the source is a
+    classifier of its backbone (:func:`backbone_name`): every backbone layer is
+    loaded by name, the extra blocks and heads keep their initialization, and
+    the classifier's layers beyond the detector's taps are not used.
 
     Args:
-        model: a model built by ``create_model(name, classes=...)``.
+        model: a model built by ``create_model(name, classes=...)`` (or ``num_classes=...``).
         name: its registered name (see :func:`keras_lightnets.list_models`).
         weights: ``"imagenet"`` or the path of a weights file.
 
@@ -135,12 +154,15 @@ def load_backbone(model: keras.Model, name: str, weights: str) -> keras.Model:
         >>> model = create_model("mobilenet_v3_small", classes=5, input_shape=(160, 160, 3))  # doctest: +SKIP
         >>> load_backbone(model, "mobilenet_v3_small", "imagenet")  # doctest: +SKIP
     """
-    get_entry(name)
+    source_name = backbone_name(name)
     if weights != "imagenet":
         weights = check_weights_file(weights)
-    source = _source_arrays(name, os.fspath(weights), tuple(model.input_shape[1:]))
+    source = _source_arrays(source_name, os.fspath(weights), tuple(model.input_shape[1:]))
     targets = [layer for layer in model.layers if layer.weights and layer.name not in CLASSIFIER_LAYERS]
     extra = sorted(set(source) - {layer.name for layer in targets} - set(CLASSIFIER_LAYERS))
+    if source_name != name:  # a task model: its backbone's layers come from the classifier, nothing else
+        backbone = {layer.name for layer in create_model(source_name, input_shape=(224, 224, 3)).layers}
+        targets, extra = [layer for layer in targets if layer.name in backbone], []
     for layer in targets:
         if layer.name not in source:
             raise ValueError(

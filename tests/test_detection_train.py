@@ -84,18 +84,60 @@ def test_coco_evaluate_scores_known_cases():
     assert coco_evaluate(truth, [missed], ["a", "b"]).per_class["b"] == pytest.approx(0.0)
 
 
-def test_cli_trains_a_detector_on_a_yolo_folder_and_exports_the_table(tmp_path, capsys):
-    """The main job for detection, end to end (one epoch: the figures are the test above's)."""
+def _classifier_checkpoint(path):
+    """A MobileNetV3-Small classifier (5 classes) with distinct random weights, saved as .keras."""
+    from keras_lightnets import create_model
+
+    source = create_model("mobilenet_v3_small", classes=5, input_shape=(96, 96, 3))
+    rng = np.random.default_rng(0)
+    for weight in source.weights:  # BatchNorm variances stay positive
+        values = rng.uniform(0.5, 1.5, weight.shape) if "variance" in weight.path else rng.normal(0, 0.1, weight.shape)
+        weight.assign(values.astype("float32"))
+    source.save(path)
+    return source
+
+
+def test_a_classifier_checkpoint_loads_into_the_detectors_backbone_by_layer_name(tmp_path):
+    from keras_lightnets import create_model
+    from keras_lightnets.transfer import load_backbone
+
+    source = _classifier_checkpoint(tmp_path / "classifier.keras")
+    detector = create_model("ssdlite_mobilenet_v3_small", num_classes=3, input_shape=(288, 288, 3), reduced_tail=False)
+    fresh = {layer.name: layer.get_weights() for layer in detector.layers if layer.weights}
+    load_backbone(detector, "ssdlite_mobilenet_v3_small", str(tmp_path / "classifier.keras"))
+    trained = {layer.name: layer.get_weights() for layer in source.layers if layer.weights}
+    loaded = [layer.name for layer in detector.layers if layer.name in trained]
+    assert len(loaded) >= 80 and "stem" in loaded and "block_10_project" in loaded
+    for layer in detector.layers:
+        if layer.name in trained:
+            assert all(np.array_equal(a, b) for a, b in zip(layer.get_weights(), trained[layer.name])), layer.name
+        elif layer.weights:  # the extra blocks and the heads keep their initialisation
+            assert layer.name.startswith(("extra_", "box_head_", "class_head_"))
+            assert all(np.array_equal(a, b) for a, b in zip(layer.get_weights(), fresh[layer.name]))
+    # The reduced tail (the default from scratch) cannot take a full-tail backbone: one clear error.
+    with pytest.raises(ValueError, match="block_8_project.*needs shapes"):
+        load_backbone(create_model("ssdlite_mobilenet_v3_small", num_classes=3), "ssdlite_mobilenet_v3_small",
+                      str(tmp_path / "classifier.keras"))
+
+
+def test_cli_fine_tunes_a_detector_on_a_yolo_folder_and_exports_the_table(tmp_path, capsys):
+    """The main job for detection, end to end from a backbone checkpoint (two short epochs: figures are above)."""
+    import keras
+
     from keras_lightnets.cli import main
 
+    _classifier_checkpoint(tmp_path / "classifier.keras")
     root = detection_photos(tmp_path / "yolo", "yolo", counts={"train": 12, "val": 4, "test": 4}, seed=2)
-    out = tmp_path / "det_int8.tflite"
-    argv = ["train", "ssdlite_mobilenet_v3_small", "--data", root, "--input-size", "288", "--epochs", "1",
-            "--batch-size", "8", "--export", str(out), "--log-dir", str(tmp_path / "logs")]
+    out, checkpoint = tmp_path / "det_int8.tflite", tmp_path / "run.keras"
+    argv = ["train", "ssdlite_mobilenet_v3_small", "--data", root, "--input-size", "288", "--epochs", "2",
+            "--freeze-epochs", "1", "--batch-size", "8", "--weights", str(tmp_path / "classifier.keras"),
+            "--checkpoint", str(checkpoint), "--export", str(out), "--log-dir", str(tmp_path / "logs")]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "test map" in printed and "COCO box AP on 4 images" in printed and "TFLite int8 *" in printed, printed
     assert (tmp_path / "det_int8.labels.txt").read_text().split() == ["circle", "square", "triangle"]
     assert {"precision_recall.png", "sample_00.png", "splits.json"} <= {p.name for p in (tmp_path / "logs").iterdir()}
+    model = keras.saving.load_model(checkpoint, safe_mode=True)  # with backbone weights: the full tail (torchvision)
+    assert model.get_layer("block_8_project").kernel.shape[-1] == 96 and model.task == "detection"
     assert main(["train", "ssdlite_mobilenet_v3_small", "--data", "digits"]) == 2
     assert "for a detection model" in capsys.readouterr().err

@@ -115,7 +115,7 @@ def test_every_detector_name_builds_its_backbone_with_its_recorded_metadata(name
     assert [tuple(o.shape) for o in model.outputs] == [(None, 3234, 4), (None, 3234, 91)]
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     assert (entry.params, entry.trainable, entry.macs) == (model.count_params(), trainable, count_macs(model))
-    assert entry.fixed.get("reduced_tail", False) == name.startswith(("ssdlite_mobilenet_v3", "ssdlite320"))
+    assert entry.defaults.get("reduced_tail", False) == name.startswith(("ssdlite_mobilenet_v3", "ssdlite320"))
     if name == "ssdlite320_mobilenet_v3_large":  # torchvision's weights metadata: 3,440,060 parameters, 0.583 GFLOPs
         assert trainable == 3_440_060 and abs(entry.macs / 1e9 - 0.583) < 0.0005
         assert entry.fixed["padding"] == "symmetric"

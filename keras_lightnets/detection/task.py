@@ -22,7 +22,7 @@ from keras_lightnets.detection.evaluate import (
     DetectionReport, coco_evaluate, detect_batches, draw_samples, plot_precision_recall, tflite_detections,
 )
 from keras_lightnets.detection.loss import SSDLoss
-from keras_lightnets.registry import create_model
+from keras_lightnets.registry import create_model, get_entry
 from keras_lightnets.tasks import Task, register_task
 
 __all__ = ["DetectionTask", "HEAD_PREFIXES"]
@@ -70,6 +70,10 @@ class DetectionTask(Task):
             raise ImportError(f"Detection training needs {', '.join(missing)}: pip install 'keras-lightnets[detection]'.")
         options.pop("progress", None)
         return detection_folder(path, input_size=input_size, batch_size=batch_size, seed=seed, **options)
+
+    def pretrained_arguments(self, name: str) -> dict[str, Any]:
+        # torchvision: reduce_tail = weights_backbone is None (pretrained MobileNetV3s have the full tail).
+        return {"reduced_tail": False} if "reduced_tail" in get_entry(name).defaults else {}
 
     def build(self, name: str, data: Data, **kwargs: Any) -> keras.Model:
         return create_model(name, num_classes=data.num_classes, input_shape=data.input_shape, **kwargs)
