@@ -64,7 +64,8 @@ def test_int8_file_keeps_the_ap50_within_two_points(trained):
                 ious.append(float(overlap.max()))
                 score_errors.append(abs(float(score) - float(theirs.scores[same][overlap.argmax()])) if same.any() else 1.0)
     agreement = f"{len(ious)} detections: mean IoU {np.mean(ious):.3f}, found at IoU >= 0.5 {np.mean(np.array(ious) >= 0.5):.3f}, mean |score difference| {np.mean(score_errors):.3f}"
-    print("\nKeras", keras_figures.figures(), "int8", int8.figures(), agreement)
+    speed = COUNTS["train"] * EPOCHS * result.schedule.passes_per_epoch / result.seconds
+    print(f"\nKeras {keras_figures.figures()} int8 {int8.figures()}; {agreement}; training {speed:.1f} images/s")
     assert len(ious) >= 40 and np.mean(np.array(ious) >= 0.5) >= 0.9 and np.mean(ious) >= 0.8, agreement
 
 
