@@ -294,11 +294,12 @@ def _build_and_run(args: argparse.Namespace) -> None:
 
 def _list(args: argparse.Namespace) -> None:
     names = list_models(pretrained=args.pretrained)
-    print(f"{'model':36s} {'params':>12s} {'MAdds (224)':>14s}  pretrained")
+    print(f"{'model':36s} {'params':>12s} {'MAdds':>14s}  {'task (input)':22s} pretrained")
     for name in names:
         entry = get_entry(name)
         tags = ", ".join(p.tag for p in entry.pretrained)
-        print(f"{name:36s} {entry.params:12,d} {entry.macs / 1e6:12.1f} M  {tags}")
+        task = f"{entry.task} ({320 if entry.task == 'detection' else 224})"
+        print(f"{name:36s} {entry.params:12,d} {entry.macs / 1e6:12.1f} M  {task:22s} {tags}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

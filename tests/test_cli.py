@@ -39,6 +39,7 @@ def test_list_prints_every_model_with_params_macs_and_checkpoints(capsys):
     assert row["mobilenet_v2_035"].split()[1] == "1,691,208"  # keras.applications' count
     assert row["mobilenet_v3_small"].endswith("imagenet, torchvision:IMAGENET1K_V1")
     assert float(row["shufflenet_v2_x1_0"].split()[2]) == pytest.approx(146, rel=0.02)  # paper Table 5
+    assert row["ssdlite320_mobilenet_v3_large"].split()[1:] == ["3,473,004", "583.2", "M", "detection", "(320)"]
     assert main(["list", "--pretrained"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 1 + 20
 
