@@ -6,8 +6,8 @@ per class. The target: digits 5-9 with 20 training photos per class (pre-split; 
 40 per class, handwriting never seen in training). Both runs on the target use fit()'s defaults
 (flip off, as the README advises for digits): fine-tuning from the source against training from scratch.
 Measured here (2 cores): source 0.920; fine-tuned 0.710 (int8 file 0.705) against 0.315 from scratch;
-a later run on the same data: source 0.850; fine-tuned 0.610 (int8 0.620) against 0.265 (thread-order
-differences compound on 100 training photos: the margin over scratch holds, absolute figures move).
+two later runs on the same data: source 0.850 / 0.930; fine-tuned 0.610 / 0.720 (int8 0.620 / 0.730) against
+0.265 / 0.310 (run-to-run differences compound on 100 training photos: the margin holds, absolute figures move).
 """
 
 from __future__ import annotations
