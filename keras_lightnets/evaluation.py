@@ -9,7 +9,7 @@ import numpy as np
 
 from keras_lightnets.files import atomic_target
 
-__all__ = ["Report", "classification_report", "plot_confusion", "plot_history"]
+__all__ = ["Report", "classification_report", "new_figure", "plot_confusion", "plot_history", "save_figure"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,6 +70,42 @@ def classification_report(y_true: Any, y_pred: Any, class_names: list[str]) -> R
     return Report(list(class_names), confusion, precision, recall, float(diagonal.sum() / confusion.sum()))
 
 
+def new_figure(**options: Any) -> tuple[Any, Any]:
+    """``(figure, axes)`` of a new Matplotlib figure drawn off-screen (the Agg backend).
+
+    Args:
+        **options: ``matplotlib.pyplot.subplots`` arguments (``nrows``, ``ncols``, ``figsize``...).
+
+    Example:
+        >>> figure, axes = new_figure(figsize=(6, 5))  # doctest: +SKIP
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(**options)
+
+
+def save_figure(figure: Any, path: str) -> str:
+    """Lay out ``figure``, write it to the PNG ``path`` atomically and close it; return ``path``.
+
+    Args:
+        figure: from :func:`new_figure`.
+        path: the ``.png`` file to write.
+
+    Example:
+        >>> save_figure(figure, "logs/curves.png")  # doctest: +SKIP
+    """
+    import matplotlib.pyplot as plt
+
+    figure.tight_layout()
+    with atomic_target(path) as target:
+        figure.savefig(target, format="png", dpi=100)
+    plt.close(figure)
+    return path
+
+
 def plot_confusion(report: Report, path: str) -> str:
     """Draw the confusion matrix (row-normalized colours, counts written) to a PNG; return ``path``.
 
@@ -80,14 +116,9 @@ def plot_confusion(report: Report, path: str) -> str:
     Example:
         >>> plot_confusion(report, "logs/confusion.png")  # doctest: +SKIP
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     classes = len(report.class_names)
     size = min(4 + 0.4 * classes, 20)
-    figure, axes = plt.subplots(figsize=(size, size))
+    figure, axes = new_figure(figsize=(size, size))
     rows = report.confusion / np.maximum(report.confusion.sum(1, keepdims=True), 1)
     axes.imshow(rows, cmap="Blues", vmin=0, vmax=1)
     axes.set_xticks(range(classes), report.class_names, rotation=90)
@@ -100,11 +131,7 @@ def plot_confusion(report: Report, path: str) -> str:
             for j in range(classes):
                 axes.text(j, i, int(report.confusion[i, j]), ha="center", va="center", fontsize=8,
                           color="white" if rows[i, j] > 0.5 else "black")
-    figure.tight_layout()
-    with atomic_target(path) as target:
-        figure.savefig(target, format="png", dpi=100)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)
 
 
 def plot_history(history: dict[str, list[float]], path: str) -> str:
@@ -118,12 +145,7 @@ def plot_history(history: dict[str, list[float]], path: str) -> str:
     Example:
         >>> plot_history(result.history, "logs/curves.png")  # doctest: +SKIP
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(1, 2, figsize=(10, 4))
+    figure, axes = new_figure(ncols=2, figsize=(10, 4))
     second = "accuracy" if "accuracy" in history or "val_accuracy" in history else "map"
     for axis, metric in zip(axes, ("loss", second)):
         curves = [(metric, "train"), (f"val_{metric}", "validation")] + ([("val_ap50", "validation AP50")] if second == "map" else [])
@@ -133,8 +155,4 @@ def plot_history(history: dict[str, list[float]], path: str) -> str:
         axis.set_xlabel("epoch")
         axis.set_title(metric if metric != "map" else "COCO mAP@[.5:.95]")
         axis.legend()
-    figure.tight_layout()
-    with atomic_target(path) as target:
-        figure.savefig(target, format="png", dpi=100)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)

@@ -18,6 +18,7 @@ import keras
 import numpy as np
 
 from keras_lightnets.detection.postprocess import Detections, postprocess
+from keras_lightnets.evaluation import new_figure, save_figure
 from keras_lightnets.files import atomic_target
 from keras_lightnets.detection.ssdlite import ssdlite_anchors
 from keras_lightnets.litert import run_tflite
@@ -124,12 +125,7 @@ def plot_precision_recall(report: DetectionReport, path: str) -> str:
     Example:
         >>> plot_precision_recall(report, "logs/precision_recall.png")  # doctest: +SKIP
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(6, 5))
+    figure, axes = new_figure(figsize=(6, 5))
     for name, precision in (report.curves or {}).items():
         axes.plot(np.linspace(0, 1, len(precision)), precision, label=f"{name} (AP50 {np.mean(precision):.3f})")
     axes.set_xlabel("recall")
@@ -138,11 +134,7 @@ def plot_precision_recall(report: DetectionReport, path: str) -> str:
     axes.set_ylim(0, 1.02)
     axes.set_title(f"IoU 0.5: AP50 {report.ap50:.4f}, mAP@[.5:.95] {report.map:.4f}")
     axes.legend(loc="lower left", fontsize=8)
-    figure.tight_layout()
-    with atomic_target(path) as target:
-        figure.savefig(target, format="png", dpi=100)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)
 
 
 def draw_samples(images: np.ndarray, truth: list[np.ndarray], found: list[Detections], class_names: list[str],
