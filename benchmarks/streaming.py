@@ -1,13 +1,16 @@
-"""``python -m benchmarks.streaming``: does training on an image folder stream, and is the input pipeline fast enough?
+"""``python -m benchmarks.streaming``: does training on a folder stream, and is the input pipeline fast enough?
 
-1. Generates two folders of JPEG "photos" (2,000 and 20,000 images, 3 classes, mixed sizes).
-2. Runs ``keras-lightnets train`` on each in a child process (one epoch) and records the
-   child's peak resident memory: a streaming pipeline costs about the same on both; an
-   in-memory one would cost ~10x more on the larger folder.
-3. Times the input pipeline alone (images/s out of ``Data.train``) against the training
-   step alone (images/s of ``train_on_batch`` on one cached batch) in this process.
+1. Generates two folders (2,000 and 20,000 images, mixed sizes): with ``--task
+   classification`` JPEG "photos" of 3 colour classes in class folders; with ``--task
+   detection`` labelled shape photos in the COCO layout (several boxes each, 80/10/10 split).
+2. Runs ``keras-lightnets train`` on each in a child process (one epoch; MobileNetV3-Small,
+   or its SSDLite) and records the child's peak resident memory: a streaming pipeline costs
+   about the same on both; an in-memory one would cost ~10x more on the larger folder.
+3. Times the input pipeline alone (images/s out of ``Data.train`` as the task prepares it)
+   against the training step alone (images/s of ``train_on_batch`` on one cached batch).
 
-Writes ``benchmarks/results/streaming.md`` and ``streaming.json``.
+Writes ``benchmarks/results/streaming.md`` and ``streaming.json`` (classification) or
+``streaming_detection.md`` / ``.json``.
 """
 
 from __future__ import annotations
@@ -25,14 +28,22 @@ from typing import Any, Sequence
 import numpy as np
 from PIL import Image
 
-from keras_lightnets.data import image_folder
 from keras_lightnets.files import atomic_target
-from keras_lightnets.registry import create_model
+from keras_lightnets.synthetic import detection_photos
+from keras_lightnets.tasks import task_for
 from keras_lightnets.validation import argparse_int
 
+#: The model each task's run trains, and the result files' stem.
+MODELS = {"classification": "mobilenet_v3_small", "detection": "ssdlite_mobilenet_v3_small"}
+STEMS = {"classification": "streaming", "detection": "streaming_detection"}
 
-def make_folder(root: str, count: int, seed: int = 0) -> str:
-    """``count`` JPEGs of 3 colour classes, sides 96-160 px, under ``root``."""
+
+def make_folder(root: str, count: int, seed: int = 0, task: str = "classification") -> str:
+    """``count`` images under ``root``, sides 96-160 px: class folders of 3 colours, or a COCO detection folder."""
+    if task == "detection":
+        val = max(1, count // 10)
+        counts = {"train": count - 2 * val, "val": val, "test": val}
+        return detection_photos(root, "coco", counts=counts, size_range=(96, 160), seed=seed)
     rng = np.random.default_rng(seed)
     colours = {"red": (200, 40, 40), "green": (40, 200, 40), "blue": (40, 40, 200)}
     for name in colours:
@@ -45,10 +56,10 @@ def make_folder(root: str, count: int, seed: int = 0) -> str:
     return root
 
 
-def peak_rss_of_train(folder: str, input_size: int, batch: int) -> tuple[float, float]:
-    """(peak RSS in MB, seconds) of one ``keras-lightnets train`` epoch on ``folder`` in its own process."""
+def peak_rss_of_train(model: str, folder: str, input_size: int, batch: int) -> tuple[float, float]:
+    """(peak RSS in MB, seconds) of one ``keras-lightnets train MODEL`` epoch on ``folder`` in its own process."""
     argv = [
-        "train", "mobilenet_v3_small", "--data", folder, "--input-size", str(input_size),
+        "train", model, "--data", folder, "--input-size", str(input_size),
         "--batch-size", str(batch), "--epochs", "1",
     ]
     script = (
@@ -59,24 +70,28 @@ def peak_rss_of_train(folder: str, input_size: int, batch: int) -> tuple[float, 
         "sys.exit(code)\n"
     )
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     seconds = time.perf_counter() - start
+    if done.returncode:
+        raise RuntimeError(f"keras-lightnets {' '.join(argv)} exited with {done.returncode}:\n{done.stderr[-2000:]}")
     (line,) = [line for line in done.stdout.splitlines() if line.startswith("PEAK_KB")]
     return int(line.split()[1]) / 1024, seconds
 
 
-def throughput(folder: str, input_size: int, batch: int, batches: int) -> dict[str, float]:
-    """Images/s of the input pipeline alone and of the training step alone."""
-    data = image_folder(folder, input_size=input_size, batch_size=batch)
-    iterator = iter(data.train.repeat())
+def throughput(model_name: str, folder: str, input_size: int, batch: int, batches: int) -> dict[str, float]:
+    """Images/s of the input pipeline alone (the training split as the task prepares it) and of the training step alone."""
+    task = task_for(model_name)
+    data = task.load_folder(folder, input_size, batch, 0)
+    iterator = iter(task.prepare(data.train, data).repeat())
     next(iterator)
     start = time.perf_counter()
     for _ in range(batches):
-        images, labels = next(iterator)
+        images, targets = next(iterator)
     pipeline = batches * batch / (time.perf_counter() - start)
-    model = create_model("mobilenet_v3_small", input_shape=data.input_shape, classes=data.num_classes)
-    model.compile("adam", "sparse_categorical_crossentropy")
-    x, y = np.asarray(images), np.asarray(labels)
+    model = task.build(model_name, data)
+    model.compile("adam", task.loss(0.0, model))
+    x = np.asarray(images)
+    y = {k: np.asarray(v) for k, v in targets.items()} if isinstance(targets, dict) else np.asarray(targets)
     model.train_on_batch(x, y)
     start = time.perf_counter()
     for _ in range(batches):
@@ -90,10 +105,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.streaming", description=__doc__)
     parser.add_argument("--small", type=argparse_int(10, "--small"), default=2000, help="images in the small folder")
     parser.add_argument("--large", type=argparse_int(10, "--large"), default=20000, help="images in the large folder")
-    parser.add_argument("--input-size", type=argparse_int(32, "--input-size"), default=96)
+    parser.add_argument("--task", choices=sorted(MODELS), default="classification")
+    parser.add_argument("--input-size", type=argparse_int(32, "--input-size"), default=None,
+                        help="model input side (default 96 for classification, 320 for detection)")
     parser.add_argument("--batch", type=argparse_int(1, "--batch"), default=64)
     parser.add_argument("--output", default=os.path.join("benchmarks", "results"))
     args = parser.parse_args(argv)
+    if args.input_size is None:
+        args.input_size = 320 if args.task == "detection" else 96
+    model = MODELS[args.task]
     results: dict[str, Any] = {
         "machine": machine(),
         "settings": vars(args),
@@ -101,16 +121,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     with tempfile.TemporaryDirectory() as root:
         for count in (args.small, args.large):
-            folder = make_folder(os.path.join(root, f"photos_{count}"), count)
-            peak_mb, seconds = peak_rss_of_train(folder, args.input_size, args.batch)
+            folder = make_folder(os.path.join(root, f"photos_{count}"), count, task=args.task)
+            peak_mb, seconds = peak_rss_of_train(model, folder, args.input_size, args.batch)
             results["runs"][str(count)] = {"peak_rss_mb": peak_mb, "seconds": seconds}
             print(f"{count} images: peak RSS {peak_mb:.0f} MB, {seconds:.0f} s", file=sys.stderr, flush=True)
-        results["throughput"] = throughput(folder, args.input_size, args.batch, batches=20)
+        results["throughput"] = throughput(model, folder, args.input_size, args.batch, batches=20)
     small, large = results["runs"][str(args.small)], results["runs"][str(args.large)]
     results["memory_ratio"] = large["peak_rss_mb"] / small["peak_rss_mb"]
     t = results["throughput"]
     lines = [
-        "# Streaming an image folder (keras-lightnets train, MobileNetV3-Small, one epoch)",
+        f"# Streaming a {args.task} folder (keras-lightnets train {model}, one epoch)",
         "",
         f"Machine: {results['machine']['cpu']}, {results['machine']['cpus']} CPUs, flags "
         f"{' '.join(results['machine']['flags']) or 'unknown'}; input {args.input_size}x{args.input_size}, batch {args.batch}.",
@@ -125,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"Input pipeline {t['pipeline_images_per_s']:.0f} images/s against the training step's "
         f"{t['train_step_images_per_s']:.0f} images/s (ratio {t['ratio']:.2f}; above 1 the pipeline keeps up).",
     ]
-    write_results(args.output, "streaming", results, lines)
+    write_results(args.output, STEMS[args.task], results, lines)
     return 0
 
 
