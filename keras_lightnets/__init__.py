@@ -48,6 +48,7 @@ from keras_lightnets.models import (  # noqa: E402
 )
 from keras_lightnets.registry import create_model, list_models  # noqa: E402
 from keras_lightnets import detection  # noqa: E402  (registers the ssdlite_* detectors)
+from keras_lightnets import segmentation  # noqa: E402  (registers the lraspp_* and deeplabv3_* segmenters)
 
 __version__ = "0.1.0"
 
@@ -58,6 +59,7 @@ __all__ = [
     "count_macs",
     "create_model",
     "detection",
+    "segmentation",
     "feature_info",
     "from_timm",
     "from_torchvision",

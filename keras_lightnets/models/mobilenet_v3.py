@@ -82,11 +82,12 @@ def _mobilenet_v3(
     alpha: float,
     minimalistic: bool,
     reduced_tail: bool = False,
+    dilate_strided: bool = False,
 ) -> keras.Model:
     """Walk a V3 block table (shared by Large and Small)."""
     # minimalistic: no SE, ReLU everywhere, 3x3 depthwise everywhere.
     head_act = RE if minimalistic else HS
-    tracker = StrideTracker(args.output_stride)
+    tracker = StrideTracker(args.output_stride, dilate_strided)
     inputs, x = build_input(args)
     x = conv_block(x, STEM_FILTERS, 3, tracker.step(2)[0], activation=head_act, name="stem", **args.norm)
     tracker.tap(x)
@@ -126,11 +127,12 @@ def _mobilenet_v3(
 
 
 def _v3_args(
-    family: str, alpha: Any, minimalistic: Any, reduced_tail: Any, **shared: Any
+    family: str, alpha: Any, minimalistic: Any, reduced_tail: Any, dilate_strided: Any, **shared: Any
 ) -> tuple[ModelArgs, float, bool]:
     """Check the V3 width arguments and the shared ones (``dropout_rate`` is ``dropout``)."""
     alpha = check_float("alpha", alpha, low=0.0, low_inclusive=False)
     check_bool("minimalistic", minimalistic)
+    check_bool("dilate_strided", dilate_strided)
     if check_bool("reduced_tail", reduced_tail) and shared.get("weights") == "imagenet":
         raise ValueError("`reduced_tail=True` has no 'imagenet' weights file (its last stage is half as wide).")
     args = ModelArgs.check(default_size=ANY_SIZE, **shared)
@@ -154,6 +156,10 @@ _V3_DOC = """MobileNetV3-{size}, layer for layer ``keras.applications.MobileNetV
         dropout_rate: dropout before the logits, in [0, 1).
         reduced_tail: the last stage at half width (torchvision's detection
             backbone, e.g. ``ssdlite320_mobilenet_v3_large``; pre-logits halved too).
+        dilate_strided: with ``output_stride`` below 32, also dilate the block
+            whose stride is removed (torchvision's ``dilated=True`` backbone of
+            ``lraspp_mobilenet_v3_large``); default False: that block keeps the
+            previous rate (TF-slim, DeepLab, timm).
         {{shared_args}}
 
     Example:
@@ -183,9 +189,10 @@ def MobileNetV3Large(
     padding: str = "same",
     name: str | None = "MobileNetV3Large",
     reduced_tail: bool = False,
+    dilate_strided: bool = False,
 ) -> keras.Model:
     args, alpha, minimalistic = _v3_args(
-        "mobilenet_v3_large", alpha, minimalistic, reduced_tail,
+        "mobilenet_v3_large", alpha, minimalistic, reduced_tail, dilate_strided,
         input_shape=input_shape, include_top=include_top, weights=weights, input_tensor=input_tensor,
         pooling=pooling, classes=classes, classifier_activation=classifier_activation, dropout=dropout_rate,
         include_preprocessing=include_preprocessing, bn_momentum=bn_momentum, bn_epsilon=bn_epsilon,
@@ -193,7 +200,7 @@ def MobileNetV3Large(
         padding=padding, name=name,
     )
     return _mobilenet_v3(
-        MOBILENET_V3_LARGE_BLOCKS, LARGE_PRE_LOGITS, "MobileNetV3Large", args, alpha, minimalistic, reduced_tail
+        MOBILENET_V3_LARGE_BLOCKS, LARGE_PRE_LOGITS, "MobileNetV3Large", args, alpha, minimalistic, reduced_tail, dilate_strided
     )
 
 
@@ -217,9 +224,10 @@ def MobileNetV3Small(
     padding: str = "same",
     name: str | None = "MobileNetV3Small",
     reduced_tail: bool = False,
+    dilate_strided: bool = False,
 ) -> keras.Model:
     args, alpha, minimalistic = _v3_args(
-        "mobilenet_v3_small", alpha, minimalistic, reduced_tail,
+        "mobilenet_v3_small", alpha, minimalistic, reduced_tail, dilate_strided,
         input_shape=input_shape, include_top=include_top, weights=weights, input_tensor=input_tensor,
         pooling=pooling, classes=classes, classifier_activation=classifier_activation, dropout=dropout_rate,
         include_preprocessing=include_preprocessing, bn_momentum=bn_momentum, bn_epsilon=bn_epsilon,
@@ -227,7 +235,7 @@ def MobileNetV3Small(
         padding=padding, name=name,
     )
     return _mobilenet_v3(
-        MOBILENET_V3_SMALL_BLOCKS, SMALL_PRE_LOGITS, "MobileNetV3Small", args, alpha, minimalistic, reduced_tail
+        MOBILENET_V3_SMALL_BLOCKS, SMALL_PRE_LOGITS, "MobileNetV3Small", args, alpha, minimalistic, reduced_tail, dilate_strided
     )
 
 

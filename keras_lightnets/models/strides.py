@@ -16,12 +16,15 @@ class StrideTracker:
     use: once the reduction reaches ``output_stride`` strides become 1 and
     later layers are dilated instead (the TF-slim / DeepLab rule: the layer
     whose stride is removed keeps the current rate, the ones after it get
-    ``rate * stride``). ``tap(x)`` records ``x`` as a feature map at the
-    current reduction, with its layer name and channels (as timm's
-    ``feature_info``, recorded while building, never measured afterwards).
+    ``rate * stride``; with ``dilate_strided=True`` the layer whose stride is
+    removed is dilated too, as torchvision's dilated MobileNetV3). ``tap(x)``
+    records ``x`` as a feature map at the current reduction, with its layer
+    name and channels (as timm's ``feature_info``, recorded while building,
+    never measured afterwards).
 
     Args:
         output_stride: 8, 16 or 32.
+        dilate_strided: dilate the layer whose stride is removed (torchvision's MobileNetV3 rule).
 
     Example:
         >>> tracker = StrideTracker(16)
@@ -29,8 +32,9 @@ class StrideTracker:
         [(2, 1), (2, 1), (2, 1), (2, 1), (1, 1), (1, 1), (1, 2)]
     """
 
-    def __init__(self, output_stride: int = 32) -> None:
+    def __init__(self, output_stride: int = 32, dilate_strided: bool = False) -> None:
         self.output_stride = output_stride
+        self.dilate_strided = dilate_strided
         self.reduction = 1
         self.rate = 1
         self.taps: list[tuple[int, Any]] = []
@@ -47,7 +51,7 @@ class StrideTracker:
         if self.reduction >= self.output_stride:
             rate = self.rate
             self.rate *= stride
-            return 1, rate
+            return 1, self.rate if self.dilate_strided else rate
         self.reduction *= stride
         return stride, 1
 
@@ -86,7 +90,11 @@ class StrideTracker:
         return [last[r] for r in wanted]
 
     def info(self, tensors: list[Any]) -> list[dict[str, Any]]:
-        """``{"name", "reduction", "channels"}`` of each tapped tensor in ``tensors``.
+        """``{"name", "reduction", "channels", "first"}`` of each tapped tensor in ``tensors``.
+
+        ``first`` names the first map tapped at the same reduction: the output of
+        the block that reached it (torchvision's LR-ASPP takes its low-level
+        features there).
 
         Args:
             tensors: tensors passed to :meth:`tap`.
@@ -95,11 +103,15 @@ class StrideTracker:
             >>> tracker.step(2)  # doctest: +SKIP
         """
         reductions = {id(x): reduction for reduction, x in self.taps}
+        first: dict[int, Any] = {}
+        for reduction, x in self.taps:
+            first.setdefault(reduction, x)
         return [
             {
                 "name": x._keras_history.operation.name,
                 "reduction": reductions[id(x)],
                 "channels": int(x.shape[-1]),
+                "first": first[reductions[id(x)]]._keras_history.operation.name,
             }
             for x in tensors
         ]
