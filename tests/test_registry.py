@@ -79,7 +79,10 @@ def test_pretrained_files_are_the_ones_the_model_functions_load(name):
     assert len(keras_weights.files) == 2 * {"mobilenet_v1": 4, "mobilenet_v2": 5}.get(entry.family, 1)
 
 
-@pytest.mark.parametrize("marker, task", [("models-table", "classification"), ("detectors-table", "detection")])
+@pytest.mark.parametrize(
+    "marker, task",
+    [("models-table", "classification"), ("detectors-table", "detection"), ("segmenters-table", "segmentation")],
+)
 def test_readme_models_table_is_generated_from_the_registry(marker, task):
     text = README.read_text(encoding="utf-8")
     start, end = f"<!-- {marker}: start -->\n", f"<!-- {marker}: end -->"
@@ -98,13 +101,21 @@ DETECTORS = {"ssdlite320_mobilenet_v3_large"} | {
 def test_tasks_partition_the_registry():
     assert set(list_models(task="detection")) == DETECTORS
     assert set(list_models(task="classification")) == EXPECTED
-    assert set(list_models()) == EXPECTED | DETECTORS
+    segmenters = {f"{head}_{b}" for head in ("lraspp", "deeplabv3") for b in SEGMENTATION_BACKBONES}
+    assert set(list_models(task="segmentation")) == segmenters
+    assert set(list_models()) == EXPECTED | DETECTORS | segmenters
     with pytest.raises(ValueError, match="task.*'detect'"):
         list_models(task="detect")
     with pytest.raises(ValueError, match="registered already"):
         register_model(get_entry("mobilenet_v2"))
     with pytest.raises(ValueError, match="entry.task"):
         register_model(get_entry("mobilenet_v2")._replace(name="my_net", task="pose"))
+
+# The list: MobileNetV2, V3 Large/Small, V4 Conv-S/M, ShuffleNetV2.
+SEGMENTATION_BACKBONES = (
+    "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small", "mobilenet_v4_conv_small", "mobilenet_v4_conv_medium",
+    "shufflenet_v2_x1_0",
+)
 
 
 @pytest.mark.parametrize("name", sorted(DETECTORS))

@@ -24,9 +24,9 @@ BACKBONES = (
 )
 # torchvision's builds of its two names.
 TORCHVISION = {
-    "lraspp_mobilenet_v3_large": ({"padding": "symmetric", "dilate_strided": True}, "3.22 M params (torchvision)"),
+    "lraspp_mobilenet_v3_large": ({"padding": "symmetric", "dilate_strided": True}, "2086 M at 520x520 (torchvision)"),
     "deeplabv3_mobilenet_v3_large": (
-        {"padding": "symmetric", "dilate_strided": True, "atrous_rates": (12, 24, 36)}, "11.0 M params with aux (torchvision)",
+        {"padding": "symmetric", "dilate_strided": True, "atrous_rates": (12, 24, 36)}, "10452 M at 520x520, aux head included (torchvision)",
     ),
 }
 # name -> (Keras params, trainable, MAdds) at 512x512x3, 21 classes.
