@@ -30,8 +30,8 @@ from keras_lightnets.files import atomic_target
 from keras_lightnets.validation import check_bool, check_float, check_int, warn_caller
 
 __all__ = [
-    "IMAGE_SUFFIXES", "Data", "augmentation", "check_image", "digits", "image_folder", "list_images", "load_image",
-    "load_images", "photo_augmentation",
+    "IMAGE_SUFFIXES", "Data", "augmentation", "check_image", "digits", "image_folder", "jitter_colours", "list_images",
+    "load_image", "load_images", "photo_augmentation",
 ]
 
 IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
@@ -383,6 +383,29 @@ def load_image(path: Any, orientation: Any, size: Any) -> Any:
     image = tf.switch_case(tf.cast(orientation, tf.int32) - 1, [lambda: image] + [branches[k] for k in range(2, 9)])
     image = tf.image.resize(image, size, antialias=True)
     return tf.clip_by_value(image * 255.0, 0.0, 255.0)
+
+
+def jitter_colours(image: Any, seed: Any) -> Any:
+    """Random brightness (+-0.15), contrast (0.75-1.25) and saturation (0.7-1.3) of a [0, 255] image, stateless.
+
+    The photometric part of the detection and segmentation augmentations (boxes and masks do not move).
+
+    Args:
+        image: ``[H, W, 3]`` float tensor in [0, 255].
+        seed: a ``[2]`` int32 tensor (``tf.random`` stateless seed).
+
+    Example:
+        >>> import tensorflow as tf
+        >>> jitter_colours(tf.fill((4, 4, 3), 128.0), tf.constant([1, 2])).shape
+        TensorShape([4, 4, 3])
+    """
+    import tensorflow as tf
+
+    pixels = image / 255.0
+    pixels = tf.image.stateless_random_brightness(pixels, 0.15, seed + 1)
+    pixels = tf.image.stateless_random_contrast(pixels, 0.75, 1.25, seed + 2)
+    pixels = tf.image.stateless_random_saturation(pixels, 0.7, 1.3, seed + 3)
+    return tf.clip_by_value(pixels * 255.0, 0.0, 255.0)
 
 
 def load_images(

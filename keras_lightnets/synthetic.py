@@ -29,12 +29,16 @@ from PIL import Image, ImageDraw, ImageFilter
 from keras_lightnets.files import atomic_target
 from keras_lightnets.validation import check_choice, check_int, check_path
 
-__all__ = ["DETECTION_LAYOUTS", "SHAPES", "detection_photos", "digit_photos", "shape_photos"]
+__all__ = [
+    "DETECTION_LAYOUTS", "SEGMENTATION_LAYOUTS", "SHAPES", "detection_photos", "digit_photos", "segmentation_photos",
+    "shape_photos",
+]
 
 SPLITS = ("train", "val", "test")
 SHAPES = ("circle", "square", "triangle", "cross", "ring", "bar", "diamond", "star")
 _FORMATS = ("jpeg", "png", "rgba", "gray", "palette", "gif")
 DETECTION_LAYOUTS = ("coco", "voc", "yolo")
+SEGMENTATION_LAYOUTS = ("folders", "voc")
 
 
 def _background(rng: np.random.Generator, height: int, width: int) -> Image.Image:
@@ -237,8 +241,14 @@ def shape_photos(
     return _write_folder(root, list(shapes), counts, lambda name, _, rng: _shape_mask(name, rng), size_range, seed)
 
 
-def _place(rng: np.random.Generator, image: Image.Image, mask: np.ndarray, boxes: list[list[int]]) -> list[int] | None:
-    """Paste ``mask`` in a contrasting colour where it overlaps no earlier box much; its tight box, or None."""
+def _place(
+    rng: np.random.Generator, image: Image.Image, mask: np.ndarray, boxes: list[list[int]],
+    labels: np.ndarray | None = None, value: int = 0,
+) -> list[int] | None:
+    """Paste ``mask`` in a contrasting colour where it overlaps no earlier box much; its tight box, or None.
+
+    With ``labels`` (an ``[H, W]`` array), its pixels under the pasted shape (glyph >= 50%) become ``value``.
+    """
     width, height = image.size
     side = int(min(height, width) * rng.uniform(0.22, 0.5))
     glyph = Image.fromarray((np.clip(mask, 0, 1) * 255).astype(np.uint8)).resize((side, side), Image.BILINEAR)
@@ -250,6 +260,9 @@ def _place(rng: np.random.Generator, image: Image.Image, mask: np.ndarray, boxes
         if all(_overlap(box, other) < 0.2 for other in boxes):
             colour = _contrasting(rng, np.asarray(image, dtype=np.float32)[box[1]:box[3], box[0]:box[2]].mean(axis=(0, 1)))
             image.paste(Image.new("RGB", (side, side), colour), (left, top), glyph)
+            if labels is not None:
+                region = labels[top:top + side, left:left + side]
+                region[np.asarray(glyph) >= 128] = value
             return box
     return None
 
@@ -372,4 +385,86 @@ def detection_photos(
             path = _save(Image.fromarray(pixels), os.path.join(folder, f"{split}_{index:04d}"), kind, rng)
             records.append({"file": os.path.basename(path), "width": width, "height": height, "boxes": boxes, "labels": labels})
         _write_annotations(root, layout, split, list(shapes), records)
+    return root
+
+
+def segmentation_photos(
+    root: Any,
+    layout: str = "folders",
+    shapes: tuple[str, ...] = ("circle", "square", "triangle"),
+    counts: dict[str, int] | None = None,
+    *,
+    objects: tuple[int, int] = (1, 3),
+    size_range: tuple[int, int] = (96, 160),
+    seed: int = 0,
+) -> str:
+    """Write photos of shapes with their index masks (0 background, shape ``k`` = ``k + 1``); return ``root``.
+
+    Photos as :func:`detection_photos` (cluttered backgrounds, noise, JPEG and
+    PNG); masks are index PNGs, palette or grayscale at random. ``root/classes.txt``
+    names ``background`` and the shapes. Layouts:
+
+    * ``"folders"``: ``root/{train,val,test}/images/`` and ``root/{train,val,test}/masks/`` (same stems).
+    * ``"voc"``: ``root/JPEGImages/*.jpg``, ``root/SegmentationClass/*.png``,
+      ``root/ImageSets/Segmentation/{train,val,test}.txt``.
+
+    Args:
+        root: the folder to write.
+        layout: one of :data:`SEGMENTATION_LAYOUTS`.
+        shapes: names from :data:`SHAPES` (at least 1), the classes after the background.
+        counts: photos per split (each >= 1); default 200 / 40 / 60.
+        objects: least and most shapes per photo, 1 <= low <= high <= 6.
+        size_range: smallest and largest side in pixels, in [64, 1024].
+        seed: random seed (>= 0).
+
+    Example:
+        >>> root = segmentation_photos(tmp / "masks", counts={"train": 50, "val": 10, "test": 10})  # doctest: +SKIP
+    """
+    root = os.path.abspath(check_path("root", root, must_exist=False))
+    layout = check_choice("layout", layout, SEGMENTATION_LAYOUTS)
+    seed = check_int("seed", seed, low=0)
+    if not shapes or any(s not in SHAPES for s in shapes) or len(set(shapes)) != len(shapes):
+        raise ValueError(f"`shapes` must name distinct shapes of {SHAPES}; received {shapes!r}.")
+    counts = counts or {"train": 200, "val": 40, "test": 60}
+    for split in SPLITS:
+        check_int(f"counts[{split!r}]", counts.get(split), low=1)
+    low_objects, high_objects = (check_int("objects", v, low=1, high=6) for v in objects)
+    low, high = (check_int("size_range", v, low=64, high=1024) for v in size_range)
+    if low > high or low_objects > high_objects:
+        raise ValueError(f"`size_range` and `objects` must be (low, high) with low <= high; received {size_range!r}, {objects!r}.")
+    rng = np.random.default_rng(seed)
+    palette = [int(v) for v in rng.integers(0, 256, 768)]
+    for split in SPLITS:
+        images, masks = (
+            (os.path.join(root, split, "images"), os.path.join(root, split, "masks")) if layout == "folders"
+            else (os.path.join(root, "JPEGImages"), os.path.join(root, "SegmentationClass"))
+        )
+        os.makedirs(images, exist_ok=True)
+        os.makedirs(masks, exist_ok=True)
+        stems = []
+        for index in range(counts[split]):
+            height, width = (int(v) for v in rng.integers(low, high + 1, 2))
+            image = _background(rng, height, width)
+            labels = np.zeros((height, width), np.uint8)
+            boxes: list[list[int]] = []
+            for _ in range(int(rng.integers(low_objects, high_objects + 1))):
+                label = int(rng.integers(len(shapes)))
+                box = _place(rng, image, _shape_mask(shapes[label], rng), boxes, labels, label + 1)
+                if box is not None:
+                    boxes.append(box)
+            noise = rng.normal(0, rng.uniform(2, 8), (height, width, 3))
+            pixels = np.clip(np.asarray(image, dtype=np.float32) + noise, 0, 255).astype(np.uint8)
+            stem = f"{split}_{index:04d}"
+            kind = "jpeg" if layout == "voc" else ("jpeg", "png")[int(rng.integers(2))]
+            _save(Image.fromarray(pixels), os.path.join(images, stem), kind, rng)
+            mask = Image.fromarray(labels, mode="L")
+            if rng.random() < 0.5:
+                mask = mask.convert("P")
+                mask.putpalette(palette)
+            with atomic_target(os.path.join(masks, f"{stem}.png")) as target:
+                mask.save(target, format="PNG")
+            stems.append(stem)
+        if layout == "voc":
+            _write_text(os.path.join(root, "ImageSets", "Segmentation", f"{split}.txt"), "\n".join(stems) + "\n")
+    _write_text(os.path.join(root, "classes.txt"), "\n".join(["background", *shapes]) + "\n")
     return root

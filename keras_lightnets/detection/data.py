@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from keras_lightnets.data import IMAGE_SUFFIXES, SPLITS, Data, load_image
+from keras_lightnets.data import IMAGE_SUFFIXES, SPLITS, Data, jitter_colours, load_image
 from keras_lightnets.validation import check_bool, check_choice, check_float, check_int, warn_caller
 
 __all__ = ["LAYOUTS", "DetectionData", "Labelled", "detect_layout", "detection_folder", "flip_boxes", "zoom_out"]
@@ -333,11 +333,7 @@ def _augment(image: Any, boxes: Any, seed: Any, flip: bool) -> tuple[Any, Any]:
     image, zoomed = tf.cond(
         flip & (draws[4] < 0.5), lambda: (tf.image.flip_left_right(image), flip_boxes(zoomed)), lambda: (image, zoomed)
     )
-    pixels = image / 255.0
-    pixels = tf.image.stateless_random_brightness(pixels, 0.15, seed + 1)
-    pixels = tf.image.stateless_random_contrast(pixels, 0.75, 1.25, seed + 2)
-    pixels = tf.image.stateless_random_saturation(pixels, 0.7, 1.3, seed + 3)
-    return tf.clip_by_value(pixels * 255.0, 0.0, 255.0), zoomed
+    return jitter_colours(image, seed), zoomed
 
 
 # --------------------------------------------------------------------------- the folder
