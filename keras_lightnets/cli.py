@@ -90,9 +90,10 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--no-flip", action="store_true", help="no horizontal flips (text, digits, asymmetric classes)")
     train.add_argument("--verbose", action="store_true", help="Keras progress bars per batch (C++ logs: TF_CPP_MIN_LOG_LEVEL=0)")
     train.add_argument("--strict", action="store_true", help="classification: refuse a folder with unreadable images instead of skipping them")
+    train.add_argument("--resize-masks", action="store_true", help="segmentation: resize a mask whose size differs from its image's instead of refusing it")
     train.add_argument("--epochs", type=argparse_int(1, "--epochs"), default=None,
                        help="total epochs (default: derived from the data size so that each phase gets enough steps; printed)")
-    train.add_argument("--input-size", type=argparse_int(32, "--input-size"), default=None, help="default 32 (digits) / 224 (folder) / 320 (detectors)")
+    train.add_argument("--input-size", type=argparse_int(32, "--input-size"), default=None, help="default 32 (digits) / 224 (folder) / 320 (detectors) / 512 (segmenters)")
     train.add_argument("--batch-size", type=argparse_int(1, "--batch-size"), default=64)
     train.add_argument("--optimizer", choices=("adamw", "sgd"), default="adamw")
     train.add_argument("--learning-rate", type=float, default=None,
@@ -228,7 +229,7 @@ def _train(args: argparse.Namespace) -> None:
     if args.export:
         check_output_path(args.export, args.overwrite, suffix=".tflite")
     task = task_for(args.name)
-    size = args.input_size or (32 if args.data == "digits" else 320 if task.name == "detection" else 224)
+    size = args.input_size or (32 if args.data == "digits" else {"detection": 320, "segmentation": 512}.get(task.name, 224))
     options: dict[str, Any] = dict(
         epochs=args.epochs, weights=args.weights, freeze_epochs=args.freeze_epochs, unfreeze_from=args.unfreeze_from,
         input_size=size, batch_size=args.batch_size, optimizer=args.optimizer, learning_rate=args.learning_rate,
@@ -237,8 +238,10 @@ def _train(args: argparse.Namespace) -> None:
     )
     TrainConfig(**options).check_for(args.name, {})  # every argument, before the folder is scanned
     splits = {key: value for key in ("val_fraction", "test_fraction") if (value := getattr(args, key)) is not None}
-    if args.data != "digits":  # detection folders refuse annotation problems (detection_folder's strict=True)
-        splits.update(flip=not args.no_flip, **({} if task.name == "detection" else {"strict": args.strict}))
+    if args.data != "digits":  # detection and mask folders refuse annotation problems
+        splits.update(flip=not args.no_flip, **{
+            "classification": {"strict": args.strict}, "segmentation": {"resize_masks": args.resize_masks},
+        }.get(task.name, {}))
     data = load_data(args.data, size, args.batch_size, progress=True, task=task, **splits)
     result = fit(args.name, data, **options)
     figure = result.test_metrics[task.metric]

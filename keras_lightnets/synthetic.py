@@ -432,7 +432,7 @@ def segmentation_photos(
     low, high = (check_int("size_range", v, low=64, high=1024) for v in size_range)
     if low > high or low_objects > high_objects:
         raise ValueError(f"`size_range` and `objects` must be (low, high) with low <= high; received {size_range!r}, {objects!r}.")
-    rng = np.random.default_rng(seed)
+    rng, saver = np.random.default_rng(seed), np.random.default_rng(seed + 1)  # saver: JPEG qualities
     palette = [int(v) for v in rng.integers(0, 256, 768)]
     for split in SPLITS:
         images, masks = (
@@ -455,8 +455,8 @@ def segmentation_photos(
             noise = rng.normal(0, rng.uniform(2, 8), (height, width, 3))
             pixels = np.clip(np.asarray(image, dtype=np.float32) + noise, 0, 255).astype(np.uint8)
             stem = f"{split}_{index:04d}"
-            kind = "jpeg" if layout == "voc" else ("jpeg", "png")[int(rng.integers(2))]
-            _save(Image.fromarray(pixels), os.path.join(images, stem), kind, rng)
+            kind = ("jpeg", "png")[int(rng.integers(2))]  # drawn in every layout: the same seed, the same masks
+            _save(Image.fromarray(pixels), os.path.join(images, stem), "jpeg" if layout == "voc" else kind, saver)
             mask = Image.fromarray(labels, mode="L")
             if rng.random() < 0.5:
                 mask = mask.convert("P")

@@ -132,8 +132,11 @@ class Task:
         """
         return []
 
-    def metrics(self) -> list[Any]:
+    def metrics(self, model: keras.Model | None = None) -> list[Any]:
         """Keras metrics logged each epoch (the one :attr:`monitor` reads among them).
+
+        Args:
+            model: the model being compiled (segmentation's mean IoU needs its class count).
 
         Example:
             >>> ClassificationTask().metrics()
@@ -209,7 +212,7 @@ class ClassificationTask(Task):
     def loss(self, label_smoothing: float, model: keras.Model | None = None) -> Any:
         return keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
 
-    def metrics(self) -> list[Any]:
+    def metrics(self, model: keras.Model | None = None) -> list[Any]:
         return ["accuracy"]
 
     def predictions(self, model: keras.Model, data: Data) -> tuple[np.ndarray, np.ndarray]:

@@ -541,7 +541,7 @@ def run_phase(model: keras.Model, phase: Phase, run: Run, steps_per_epoch: int) 
             config.optimizer, phase.learning_rate, config.weight_decay,
             (phase.end - phase.start) * steps_per_epoch, int(config.warmup_epochs * steps_per_epoch),
         )
-        model.compile(optimizer=optimizer, loss=run.task.loss(config.label_smoothing, model), metrics=run.task.metrics())
+        model.compile(optimizer=optimizer, loss=run.task.loss(config.label_smoothing, model), metrics=run.task.metrics(model))
     try:
         fitted = model.fit(
             run.train,
