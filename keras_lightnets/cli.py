@@ -25,7 +25,9 @@ from keras_lightnets.litert import tflite_latency
 from keras_lightnets.macs import count_macs
 from keras_lightnets.registry import create_model, get_entry, list_models
 from keras_lightnets.data import load_images
-from keras_lightnets.predict import detect_images, draw_detections, is_detector, predict_images
+from keras_lightnets.predict import (
+    detect_images, draw_detections, is_detector, is_segmenter, predict_images, segment_images, write_mask,
+)
 from keras_lightnets.tasks import task_for
 from keras_lightnets.train import (
     NonFiniteLossError, TrainConfig, export_and_compare, export_table, fit, load_data, write_plots,
@@ -120,7 +122,7 @@ def _parser() -> argparse.ArgumentParser:
         convert.add_argument("--overwrite", action="store_true", help="replace an existing output")
 
     predict = commands.add_parser(
-        "predict", help="classify images, or find objects with a detector, using a .keras or .tflite model"
+        "predict", help="classify images, find objects (detectors) or label pixels (segmenters) with a .keras or .tflite model"
     )
     predict.add_argument("model", help="a .keras or .tflite file")
     predict.add_argument("images", nargs="+", help="image files and/or folders of images")
@@ -128,6 +130,7 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--input-size", type=argparse_int(32, "--input-size"), default=224, help="for models of any size")
     predict.add_argument("--score", type=float, default=0.3, help="detectors: lowest score shown, in [0, 1) (default 0.3)")
     predict.add_argument("--draw", metavar="FOLDER", help="detectors: write each image with its boxes into FOLDER")
+    predict.add_argument("--masks", metavar="FOLDER", help="segmenters: write each image's mask PNG and overlay into FOLDER")
 
     bench = model_command("bench", "Keras and TFLite float32 latency on this machine (median)")
     bench.add_argument("--runs", type=argparse_int(1, "--runs"), default=30, help="timed runs (>= 1)")
@@ -259,6 +262,16 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _predict(args: argparse.Namespace) -> None:
+    if is_segmenter(args.model):
+        if args.draw:
+            raise ValueError("--draw applies to detectors; the model is a segmenter (use --masks FOLDER)")
+        for found in segment_images(args.model, args.images):
+            print(found.path + "\t" + ", ".join(f"{name} {share:.1%}" for name, share in found.shares()))
+            if args.masks:
+                print("  written: " + ", ".join(write_mask(found, args.masks)))
+        return
+    if args.masks:
+        raise ValueError("--masks applies to segmenters; the model is not one")
     if is_detector(args.model):
         for found in detect_images(args.model, args.images, score_threshold=args.score):
             for detection in found.detections:
@@ -301,7 +314,7 @@ def _list(args: argparse.Namespace) -> None:
     for name in names:
         entry = get_entry(name)
         tags = ", ".join(p.tag for p in entry.pretrained)
-        task = f"{entry.task} ({320 if entry.task == 'detection' else 224})"
+        task = f"{entry.task} ({ {'detection': 320, 'segmentation': 512}.get(entry.task, 224)})"
         print(f"{name:36s} {entry.params:12,d} {entry.macs / 1e6:12.1f} M  {task:22s} {tags}")
 
 

@@ -15,11 +15,12 @@ from keras_lightnets.detection import DETECTION_OUTPUTS, postprocess, ssdlite_an
 from keras_lightnets.export import labels_path
 from keras_lightnets.files import atomic_target
 from keras_lightnets.litert import run_tflite, tflite_input_shape
+from keras_lightnets.segmentation.evaluate import class_colours
 from keras_lightnets.validation import check_float, check_int, check_path
 
 __all__ = [
-    "Detection", "ImageDetections", "Prediction", "class_names_of", "detect_images", "draw_detections", "is_detector",
-    "predict_images",
+    "Detection", "ImageDetections", "ImageMask", "Prediction", "class_names_of", "detect_images", "draw_detections",
+    "is_detector", "is_segmenter", "predict_images", "segment_images", "write_mask",
 ]
 
 
@@ -272,3 +273,112 @@ def draw_detections(found: ImageDetections, folder: Any) -> str:
     with atomic_target(target) as temporary:
         image.save(temporary, format="PNG")
     return target
+
+
+class ImageMask(NamedTuple):
+    """The class of every pixel of one image, at its upright size."""
+
+    path: str
+    mask: np.ndarray  # [H, W] uint8 class indices
+    class_names: list[str]
+
+    def shares(self) -> list[tuple[str, float]]:
+        """``(class name, share of the pixels)`` of the classes present, largest first."""
+        counts = np.bincount(self.mask.ravel(), minlength=len(self.class_names))
+        order = np.argsort(-counts)
+        return [(self.class_names[k] if k < len(self.class_names) else f"class {k}", counts[k] / self.mask.size)
+                for k in order if counts[k]]
+
+
+def is_segmenter(model_path: Any) -> bool:
+    """Whether ``model_path`` is a segmenter: one ``(1, H, W, C)`` output at the input's size (``.tflite``) or ``task="segmentation"`` (``.keras``).
+
+    Args:
+        model_path: a ``.keras`` or ``.tflite`` file.
+
+    Example:
+        >>> is_segmenter("seg_int8.tflite")  # doctest: +SKIP
+        True
+    """
+    model_path = check_path("model", model_path, must_exist=True)
+    if model_path.endswith(".tflite"):
+        from ai_edge_litert.interpreter import Interpreter
+
+        interpreter = Interpreter(model_path)
+        (given,), outputs = interpreter.get_input_details(), interpreter.get_output_details()
+        return len(outputs) == 1 and len(outputs[0]["shape"]) == 4 and list(outputs[0]["shape"][1:3]) == list(given["shape"][1:3])
+    model = keras.saving.load_model(model_path, safe_mode=True, compile=False)
+    return getattr(model, "task", None) == "segmentation"
+
+
+def segment_images(model_path: Any, images: list[Any]) -> list[ImageMask]:
+    """The class of every pixel of image files (or every image in folders), with a segmenter ``.keras`` or ``.tflite`` file.
+
+    Images go through the training path (EXIF rotation, RGB, resize to the
+    model's input); the logits are resized bilinearly to each image's upright
+    size and the most likely class taken per pixel.
+
+    Args:
+        model_path: a segmenter ``.keras`` file or its ``.tflite`` export.
+        images: image files and/or folders of images.
+
+    Example:
+        >>> for found in segment_images("seg_int8.tflite", ["street.jpg"]):  # doctest: +SKIP
+        ...     print(found.path, found.shares()[:2])
+    """
+    model_path = check_path("model", model_path, must_exist=True)
+    if not isinstance(images, (list, tuple)) or not images:
+        raise ValueError(f"`images` must be a non-empty list of image files or folders; received {images!r}.")
+    paths = _image_paths([os.fspath(i) for i in images])
+    checked = [check_image(p) for p in paths]
+    bad = [f"{p}: {problem}" for p, _, problem in checked if problem]
+    if bad:
+        raise ValueError(f"Unreadable image(s): {'; '.join(bad[:10])}")
+    keras_model = None
+    if model_path.endswith(".keras"):
+        keras_model = keras.saving.load_model(model_path, safe_mode=True, compile=False)
+        height, width = keras_model.input_shape[1:3]
+    else:
+        height, width = tflite_input_shape(model_path)[1:3]
+    results = []
+    for path, orientation, _ in checked:
+        image = np.asarray(load_image(path, orientation, (height, width)))[None]
+        logits = keras_model(image, training=False) if keras_model is not None else run_tflite(model_path, image)
+        original = _oriented_size(path, orientation)
+        upright = keras.ops.convert_to_numpy(keras.ops.image.resize(keras.ops.convert_to_tensor(np.asarray(logits, np.float32)), original))
+        classes = int(upright.shape[-1])
+        names = list(getattr(keras_model, "class_names", None) or []) or class_names_of(model_path, classes)
+        results.append(ImageMask(path, upright[0].argmax(-1).astype(np.uint8), names))
+    return results
+
+
+def write_mask(found: ImageMask, folder: Any) -> tuple[str, str]:
+    """Write ``found``'s mask (an index PNG with Pascal VOC's palette) and an overlay on its image into ``folder``.
+
+    Files: ``<stem>.png`` (the class of each pixel as its value) and
+    ``<stem>_overlay.png`` (the upright image blended 50/50 with the class colours).
+
+    Args:
+        found: from :func:`segment_images`.
+        folder: an output folder (created if missing).
+
+    Example:
+        >>> write_mask(segment_images("seg.tflite", ["street.jpg"])[0], "masks/")  # doctest: +SKIP
+        ('masks/street.png', 'masks/street_overlay.png')
+    """
+    folder = os.path.abspath(os.fspath(folder))
+    os.makedirs(folder, exist_ok=True)
+    stem = os.path.splitext(os.path.basename(found.path))[0]
+    colours = class_colours()
+    mask = Image.fromarray(found.mask, mode="L").convert("P")
+    mask.putpalette(colours.ravel().tolist())
+    orientation = check_image(found.path)[1]
+    upright = np.asarray(load_image(found.path, orientation, found.mask.shape)).astype(np.float32)
+    blended = (0.5 * upright + 0.5 * colours[found.mask]).astype(np.uint8)
+    written = []
+    for suffix, picture in (("", mask), ("_overlay", Image.fromarray(blended))):
+        path = os.path.join(folder, f"{stem}{suffix}.png")
+        with atomic_target(path) as target:
+            picture.save(target, format="PNG")
+        written.append(path)
+    return written[0], written[1]

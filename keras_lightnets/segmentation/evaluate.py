@@ -11,7 +11,7 @@ import numpy as np
 from keras_lightnets.evaluation import new_figure, save_figure
 from keras_lightnets.segmentation.data import IGNORE
 
-__all__ = ["SegmentationReport", "confusion", "draw_overlays", "segment_batches", "segmentation_report"]
+__all__ = ["SegmentationReport", "class_colours", "confusion", "draw_overlays", "segment_batches", "segmentation_report"]
 
 
 def confusion(truth: Any, predicted: Any, num_classes: int) -> np.ndarray:
@@ -105,9 +105,14 @@ def segmentation_report(predict: Callable[[np.ndarray], np.ndarray], dataset: An
     return SegmentationReport(segment_batches(predict, dataset, len(class_names)), list(class_names))
 
 
-def _colours(num_classes: int) -> np.ndarray:
-    """A fixed colour per class (background black), Pascal VOC's bit-interleaved palette."""
-    colours = np.zeros((max(num_classes, 256), 3), np.uint8)
+def class_colours() -> np.ndarray:
+    """``[256, 3]`` uint8: a fixed colour per class value (0 black), Pascal VOC's bit-interleaved palette; 255 white.
+
+    Example:
+        >>> class_colours()[[0, 1, 2, 255]].tolist()
+        [[0, 0, 0], [128, 0, 0], [0, 128, 0], [255, 255, 255]]
+    """
+    colours = np.zeros((256, 3), np.uint8)
     for label in range(len(colours)):
         value, shift = label, 7
         while value:
@@ -131,7 +136,7 @@ def draw_overlays(images: np.ndarray, truth: np.ndarray, predicted: np.ndarray, 
     Example:
         >>> draw_overlays(images, masks, logits.argmax(-1), "logs/overlays.png")  # doctest: +SKIP
     """
-    colours = _colours(int(max(truth.max(initial=0), predicted.max(initial=0))) + 1)
+    colours = class_colours()
     figure, axes = new_figure(nrows=len(images), ncols=3, figsize=(7.5, 2.5 * len(images)), squeeze=False)
     for row, (image, true, found) in enumerate(zip(images, truth, predicted)):
         for column, (picture, title) in enumerate(
