@@ -49,11 +49,14 @@ ODD = [
 ]
 # Every registered detector: raw box regressions and class logits.
 DETECTORS = sorted(list_models(task="detection"))
+# Every registered segmenter at an odd, non-square size: logits at the input size.
+SEGMENTERS = sorted(list_models(task="segmentation"))
 CASES = (
     [(name, (224, 224), dict(classifier_activation=None)) for name in WIDTHS]
     + [(name, (161, 98), dict(classifier_activation=None)) for name in ODD]
     + [("mobilenet_v3_large", (161, 98), dict(include_top=False, features_only=True))]
     + [(name, (320, 320), dict(num_classes=5)) for name in DETECTORS]
+    + [(name, (97, 130), dict(num_classes=3)) for name in SEGMENTERS]
 )
 CASE_IDS = [f"{name}-{h}x{w}" + ("-features" if "features_only" in kwargs else "") for name, (h, w), kwargs in CASES]
 

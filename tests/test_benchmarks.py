@@ -173,3 +173,17 @@ def test_fine_tune_results_rebuild_from_a_run_log(tmp_path):
     table = (tmp_path / "out" / "fine_tune.md").read_text()
     assert "| 10 | same domain | defaults | 23 | 304 | 0.470 | 0.430 | 0.540 | 137 |" in table
     assert "| 30 | same domain | defaults | 23 | 304 | 0.710 |" in table and "2 rows" in table
+
+
+def test_segmentation_benchmark_smoke_run(tmp_path):
+    """Segmenter files against torchvision's LR-ASPP: every figure measured, the delegation and resize ops reported."""
+    from benchmarks.segmentation import main as segmentation
+
+    output = tmp_path / "results"
+    argv = ["--models", "lraspp_mobilenet_v3_small", "--size", "64", "--runs", "3", "--trials", "1", "--output", str(output)]
+    assert segmentation(argv) == 0
+    figures = json.loads((output / "segmentation.json").read_text())
+    (row,) = figures["rows"]
+    assert row["float32_flex_ops"] == [] == row["int8_flex_ops"] and row["float32_ops"]["RESIZE_BILINEAR"] == 2
+    assert all(row[k] > 0 and math.isfinite(row[k]) for k in ("float32_ms", "int8_ms")) and figures["torchvision_ms"] > 0
+    assert "outside XNNPACK" in (output / "segmentation.md").read_text()
