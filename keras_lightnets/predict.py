@@ -283,10 +283,15 @@ class ImageMask(NamedTuple):
     class_names: list[str]
 
     def shares(self) -> list[tuple[str, float]]:
-        """``(class name, share of the pixels)`` of the classes present, largest first."""
+        """``(class name, share of the pixels)`` of the classes present, largest first.
+
+        Example:
+            >>> ImageMask("a.png", np.array([[0, 1, 1, 1]], np.uint8), ["background", "cat"]).shares()
+            [('cat', 0.75), ('background', 0.25)]
+        """
         counts = np.bincount(self.mask.ravel(), minlength=len(self.class_names))
         order = np.argsort(-counts)
-        return [(self.class_names[k] if k < len(self.class_names) else f"class {k}", counts[k] / self.mask.size)
+        return [(self.class_names[k] if k < len(self.class_names) else f"class {k}", float(counts[k] / self.mask.size))
                 for k in order if counts[k]]
 
 

@@ -2,7 +2,7 @@
 
 keras_lightnets: validation -> files, testing -> layers -> blocks -> weights -> models
 -> registry -> convert, features, macs, transfer -> latency, calibration, rewrites, evaluation
--> litert -> export -> data, synthetic -> tasks -> detection -> train, predict -> cli. A module imports only from lower layers (or from its
+-> litert -> export -> data, synthetic -> tasks -> detection, segmentation -> train, predict -> cli. A module imports only from lower layers (or from its
 own package, without circles); every import of a keras_lightnets module sits at module
 level. benchmarks/ has no circles and does not import the tests.
 """
@@ -29,7 +29,7 @@ LAYERS = [
     {"export"},
     {"data", "synthetic"},
     {"tasks"},
-    {"detection"},
+    {"detection", "segmentation"},
     {"train", "predict"},
     {"cli"},
 ]

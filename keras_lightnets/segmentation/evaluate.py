@@ -41,7 +41,12 @@ class SegmentationReport:
 
     @property
     def iou(self) -> np.ndarray:
-        """IoU of each class: TP / (TP + FP + FN); NaN for a class absent from truth and predictions."""
+        """IoU of each class: TP / (TP + FP + FN); NaN for a class absent from truth and predictions.
+
+        Example:
+            >>> SegmentationReport(np.array([[3, 1], [0, 4]]), ["a", "b"]).iou.round(2).tolist()
+            [0.75, 0.8]
+        """
         hits = np.diag(self.matrix).astype(np.float64)
         union = self.matrix.sum(0) + self.matrix.sum(1) - hits
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -49,20 +54,40 @@ class SegmentationReport:
 
     @property
     def miou(self) -> float:
-        """Mean IoU over the classes present (in the truth or the predictions), as ``keras.metrics.MeanIoU``."""
+        """Mean IoU over the classes present (in the truth or the predictions), as ``keras.metrics.MeanIoU``.
+
+        Example:
+            >>> round(SegmentationReport(np.array([[3, 1], [0, 4]]), ["a", "b"]).miou, 3)
+            0.775
+        """
         return float(np.nanmean(self.iou))
 
     @property
     def pixel_accuracy(self) -> float:
-        """Share of the counted pixels classified right."""
+        """Share of the counted pixels classified right.
+
+        Example:
+            >>> SegmentationReport(np.array([[3, 1], [0, 4]]), ["a", "b"]).pixel_accuracy
+            0.875
+        """
         return float(np.trace(self.matrix) / max(1, self.matrix.sum()))
 
     def figures(self) -> dict[str, float]:
-        """``{"miou", "pixel_accuracy"}``."""
+        """``{"miou", "pixel_accuracy"}``.
+
+        Example:
+            >>> SegmentationReport(np.array([[3, 1], [0, 4]]), ["a", "b"]).figures()["pixel_accuracy"]
+            0.875
+        """
         return {"miou": self.miou, "pixel_accuracy": self.pixel_accuracy}
 
     def table(self) -> str:
-        """A text table: IoU and pixel share of each class, then mean IoU and pixel accuracy."""
+        """A text table: IoU and pixel count of each class, then mean IoU and pixel accuracy.
+
+        Example:
+            >>> print(SegmentationReport(np.array([[3, 1], [0, 4]]), ["a", "b"]).table().splitlines()[1])
+            a            0.750           4
+        """
         pixels = self.matrix.sum(1)
         width = max(8, *(len(name) for name in self.class_names))
         lines = [f"{'class':<{width}}  {'IoU':>6}  {'pixels':>10}"]
