@@ -49,8 +49,12 @@ ODD = [
 ]
 # Every registered detector: raw box regressions and class logits.
 DETECTORS = sorted(list_models(task="detection"))
-# Every registered segmenter at an odd, non-square size: logits at the input size.
-SEGMENTERS = sorted(list_models(task="segmentation"))
+# Both heads at an odd, non-square size, logits at the input size: torchvision's two builds (symmetric padding,
+# dilated strided block) and two other backbones with TensorFlow's padding.
+SEGMENTERS = [
+    "lraspp_mobilenet_v3_large", "deeplabv3_mobilenet_v3_large", "lraspp_shufflenet_v2_x1_0",
+    "deeplabv3_mobilenet_v4_conv_small",
+]
 CASES = (
     [(name, (224, 224), dict(classifier_activation=None)) for name in WIDTHS]
     + [(name, (161, 98), dict(classifier_activation=None)) for name in ODD]
