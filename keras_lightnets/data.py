@@ -30,7 +30,7 @@ from keras_lightnets.files import atomic_target
 from keras_lightnets.validation import check_bool, check_float, check_int, warn_caller
 
 __all__ = [
-    "IMAGE_SUFFIXES", "Data", "augmentation", "check_image", "digits", "image_folder", "jitter_colours", "list_images",
+    "IMAGE_SUFFIXES", "Data", "augmentation", "check_fractions", "check_image", "digits", "image_folder", "jitter_colours", "list_images",
     "load_image", "load_images", "photo_augmentation",
 ]
 
@@ -154,7 +154,17 @@ def photo_augmentation(
     return keras.Sequential(steps, name="augmentation")
 
 
-def _check_fractions(val_fraction: Any, test_fraction: Any) -> tuple[float, float]:
+def check_fractions(val_fraction: Any, test_fraction: Any) -> tuple[float, float]:
+    """``(val_fraction, test_fraction)`` checked: each in (0, 1), their sum below 1.
+
+    Args:
+        val_fraction: share of the images for validation.
+        test_fraction: share of the images for the test.
+
+    Example:
+        >>> check_fractions(0.1, 0.2)
+        (0.1, 0.2)
+    """
     val = check_float("val_fraction", val_fraction, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
     test = check_float("test_fraction", test_fraction, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
     if val + test >= 1.0:
@@ -232,7 +242,7 @@ def digits(
     """
     input_size = check_int("input_size", input_size, low=32)
     batch_size = check_int("batch_size", batch_size, low=1)
-    val_fraction, test_fraction = _check_fractions(val_fraction, test_fraction)
+    val_fraction, test_fraction = check_fractions(val_fraction, test_fraction)
     check_bool("augment", augment)
     seed = check_int("seed", seed, low=0)
     if classes is None:
@@ -514,7 +524,7 @@ def image_folder(
         raise ValueError(f"`path` is not a folder: {path!r}.")
     input_size = check_int("input_size", input_size, low=32)
     batch_size = check_int("batch_size", batch_size, low=1)
-    val_fraction, test_fraction = _check_fractions(val_fraction, test_fraction)
+    val_fraction, test_fraction = check_fractions(val_fraction, test_fraction)
     for name, value in (("augment", augment), ("cache", cache), ("strict", strict), ("progress", progress)):
         check_bool(name, value)
     seed = check_int("seed", seed, low=0)

@@ -169,6 +169,17 @@ def is_detector(model_path: Any) -> bool:
     return len(model.outputs) == 2 and model.outputs[0].shape[-1] == 4
 
 
+def _readable(images: Any) -> list[tuple[str, int, str]]:
+    """``check_image`` of every file named by ``images`` (files and folders); one error listing unreadable ones."""
+    if not isinstance(images, (list, tuple)) or not images:
+        raise ValueError(f"`images` must be a non-empty list of image files or folders; received {images!r}.")
+    checked = [check_image(p) for p in _image_paths([os.fspath(i) for i in images])]
+    bad = [f"{p}: {problem}" for p, _, problem in checked if problem]
+    if bad:
+        raise ValueError(f"Unreadable image(s): {'; '.join(bad[:10])}")
+    return checked
+
+
 def _oriented_size(path: str, orientation: int) -> tuple[int, int]:
     with Image.open(path) as image:
         width, height = image.size
@@ -209,13 +220,7 @@ def detect_images(
     model_path = check_path("model", model_path, must_exist=True)
     score_threshold = check_float("score_threshold", score_threshold, low=0.0, high=1.0, high_inclusive=False)
     max_detections = check_int("max_detections", max_detections, low=1)
-    if not isinstance(images, (list, tuple)) or not images:
-        raise ValueError(f"`images` must be a non-empty list of image files or folders; received {images!r}.")
-    paths = _image_paths([os.fspath(i) for i in images])
-    checked = [check_image(p) for p in paths]
-    bad = [f"{p}: {problem}" for p, _, problem in checked if problem]
-    if bad:
-        raise ValueError(f"Unreadable image(s): {'; '.join(bad[:10])}")
+    checked = _readable(images)
     keras_model = anchors = None
     if model_path.endswith(".keras"):
         keras_model = keras.saving.load_model(model_path, safe_mode=True, compile=False)
@@ -332,13 +337,7 @@ def segment_images(model_path: Any, images: list[Any]) -> list[ImageMask]:
         ...     print(found.path, found.shares()[:2])
     """
     model_path = check_path("model", model_path, must_exist=True)
-    if not isinstance(images, (list, tuple)) or not images:
-        raise ValueError(f"`images` must be a non-empty list of image files or folders; received {images!r}.")
-    paths = _image_paths([os.fspath(i) for i in images])
-    checked = [check_image(p) for p in paths]
-    bad = [f"{p}: {problem}" for p, _, problem in checked if problem]
-    if bad:
-        raise ValueError(f"Unreadable image(s): {'; '.join(bad[:10])}")
+    checked = _readable(images)
     keras_model = None
     if model_path.endswith(".keras"):
         keras_model = keras.saving.load_model(model_path, safe_mode=True, compile=False)

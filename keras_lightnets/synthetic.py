@@ -315,6 +315,25 @@ def _write_text(path: str, text: str) -> None:
         file.write(text)
 
 
+def _check_labelled(
+    root: Any, layout: Any, layouts: tuple[str, ...], shapes: Any, counts: Any, objects: Any, size_range: Any, seed: Any,
+) -> tuple[str, str, int, dict[str, int], tuple[int, int], tuple[int, int]]:
+    """The checked arguments of the labelled-shape generators (detection boxes, segmentation masks)."""
+    root = os.path.abspath(check_path("root", root, must_exist=False))
+    layout = check_choice("layout", layout, layouts)
+    seed = check_int("seed", seed, low=0)
+    if not shapes or any(s not in SHAPES for s in shapes) or len(set(shapes)) != len(shapes):
+        raise ValueError(f"`shapes` must name distinct shapes of {SHAPES}; received {shapes!r}.")
+    counts = counts or {"train": 200, "val": 40, "test": 60}
+    for split in SPLITS:
+        check_int(f"counts[{split!r}]", counts.get(split), low=1)
+    low_objects, high_objects = (check_int("objects", v, low=1, high=6) for v in objects)
+    low, high = (check_int("size_range", v, low=64, high=1024) for v in size_range)
+    if low > high or low_objects > high_objects:
+        raise ValueError(f"`size_range` and `objects` must be (low, high) with low <= high; received {size_range!r}, {objects!r}.")
+    return root, layout, seed, counts, (low_objects, high_objects), (low, high)
+
+
 def detection_photos(
     root: Any,
     layout: str = "coco",
@@ -350,18 +369,9 @@ def detection_photos(
     Example:
         >>> root = detection_photos(tmp / "boxes", "yolo", counts={"train": 50, "val": 10, "test": 10})  # doctest: +SKIP
     """
-    root = os.path.abspath(check_path("root", root, must_exist=False))
-    layout = check_choice("layout", layout, DETECTION_LAYOUTS)
-    seed = check_int("seed", seed, low=0)
-    if not shapes or any(s not in SHAPES for s in shapes) or len(set(shapes)) != len(shapes):
-        raise ValueError(f"`shapes` must name distinct shapes of {SHAPES}; received {shapes!r}.")
-    counts = counts or {"train": 200, "val": 40, "test": 60}
-    for split in SPLITS:
-        check_int(f"counts[{split!r}]", counts.get(split), low=1)
-    low_objects, high_objects = (check_int("objects", v, low=1, high=6) for v in objects)
-    low, high = (check_int("size_range", v, low=64, high=1024) for v in size_range)
-    if low > high or low_objects > high_objects:
-        raise ValueError(f"`size_range` and `objects` must be (low, high) with low <= high; received {size_range!r}, {objects!r}.")
+    root, layout, seed, counts, (low_objects, high_objects), (low, high) = _check_labelled(
+        root, layout, DETECTION_LAYOUTS, shapes, counts, objects, size_range, seed
+    )
     rng = np.random.default_rng(seed)
     for split in SPLITS:
         folder = {"coco": os.path.join(root, split), "voc": os.path.join(root, "JPEGImages"),
@@ -420,18 +430,9 @@ def segmentation_photos(
     Example:
         >>> root = segmentation_photos(tmp / "masks", counts={"train": 50, "val": 10, "test": 10})  # doctest: +SKIP
     """
-    root = os.path.abspath(check_path("root", root, must_exist=False))
-    layout = check_choice("layout", layout, SEGMENTATION_LAYOUTS)
-    seed = check_int("seed", seed, low=0)
-    if not shapes or any(s not in SHAPES for s in shapes) or len(set(shapes)) != len(shapes):
-        raise ValueError(f"`shapes` must name distinct shapes of {SHAPES}; received {shapes!r}.")
-    counts = counts or {"train": 200, "val": 40, "test": 60}
-    for split in SPLITS:
-        check_int(f"counts[{split!r}]", counts.get(split), low=1)
-    low_objects, high_objects = (check_int("objects", v, low=1, high=6) for v in objects)
-    low, high = (check_int("size_range", v, low=64, high=1024) for v in size_range)
-    if low > high or low_objects > high_objects:
-        raise ValueError(f"`size_range` and `objects` must be (low, high) with low <= high; received {size_range!r}, {objects!r}.")
+    root, layout, seed, counts, (low_objects, high_objects), (low, high) = _check_labelled(
+        root, layout, SEGMENTATION_LAYOUTS, shapes, counts, objects, size_range, seed
+    )
     rng, saver = np.random.default_rng(seed), np.random.default_rng(seed + 1)  # saver: JPEG qualities
     palette = [int(v) for v in rng.integers(0, 256, 768)]
     for split in SPLITS:

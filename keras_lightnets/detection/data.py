@@ -23,8 +23,8 @@ from typing import Any, NamedTuple
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from keras_lightnets.data import IMAGE_SUFFIXES, SPLITS, Data, jitter_colours, load_image
-from keras_lightnets.validation import check_bool, check_choice, check_float, check_int, warn_caller
+from keras_lightnets.data import IMAGE_SUFFIXES, SPLITS, Data, check_fractions, jitter_colours, load_image
+from keras_lightnets.validation import check_bool, check_choice, check_int, warn_caller
 
 __all__ = ["LAYOUTS", "DetectionData", "Labelled", "detect_layout", "detection_folder", "flip_boxes", "zoom_out"]
 
@@ -440,10 +440,7 @@ def detection_folder(
         raise ValueError(f"`path` is not a folder: {path!r}.")
     input_size = check_int("input_size", input_size, low=64)
     batch_size = check_int("batch_size", batch_size, low=1)
-    val_fraction = check_float("val_fraction", val_fraction, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
-    test_fraction = check_float("test_fraction", test_fraction, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
-    if val_fraction + test_fraction >= 1:
-        raise ValueError(f"`val_fraction` + `test_fraction` must be below 1; received {val_fraction} + {test_fraction}.")
+    val_fraction, test_fraction = check_fractions(val_fraction, test_fraction)
     check_bool("augment", augment)
     check_bool("flip", flip)
     check_bool("strict", strict)

@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from keras_lightnets.data import SPLITS, Data, check_image, jitter_colours, list_images, load_image
-from keras_lightnets.validation import check_bool, check_choice, check_float, check_int, warn_caller
+from keras_lightnets.data import SPLITS, Data, check_fractions, check_image, jitter_colours, list_images, load_image
+from keras_lightnets.validation import check_bool, check_choice, check_int, warn_caller
 
 __all__ = ["IGNORE", "SEGMENTATION_LAYOUTS", "VOC_CLASSES", "SegmentationData", "read_mask", "segmentation_folder"]
 
@@ -253,10 +253,7 @@ def segmentation_folder(
         raise ValueError(f"`path` is not a folder: {path!r}.")
     input_size = check_int("input_size", input_size, low=32)
     batch_size = check_int("batch_size", batch_size, low=1)
-    val_fraction = check_float("val_fraction", val_fraction, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
-    test_fraction = check_float("test_fraction", test_fraction, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
-    if val_fraction + test_fraction >= 1:
-        raise ValueError(f"`val_fraction` + `test_fraction` must be below 1; received {val_fraction} + {test_fraction}.")
+    val_fraction, test_fraction = check_fractions(val_fraction, test_fraction)
     for flag, value in (("augment", augment), ("flip", flip), ("resize_masks", resize_masks)):
         check_bool(flag, value)
     seed = check_int("seed", seed, low=0)
