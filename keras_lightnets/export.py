@@ -40,6 +40,7 @@ import numpy as np
 from keras_lightnets.calibration import calibration_samples, with_progress
 from keras_lightnets.files import atomic_target, check_output_path, quiet_native_logs
 from keras_lightnets.litert import Comparison, compare, order_outputs, run_tflite, tflite_ops
+from keras_lightnets.quantization import is_quantize_aware
 from keras_lightnets.rewrites import absorb_channel_shuffle, densify_group_convolutions, with_spellings
 from keras_lightnets.validation import check_bool, check_choice, check_int
 
@@ -182,7 +183,9 @@ def converter_options(quantization: str, calibration: Any, int8_io: bool) -> dic
     Args:
         quantization: one of :data:`QUANTIZATIONS`.
         calibration: for ``"int8"``, a representative-dataset generator function
-            (:func:`keras_lightnets.calibration.calibration_samples`); else None.
+            (:func:`keras_lightnets.calibration.calibration_samples`), or None
+            for a quantization-aware model (the converter reads its learned
+            ranges); None for the other precisions.
         int8_io: int8 input and output tensors (int8 only).
 
     Example:
@@ -200,8 +203,11 @@ def converter_options(quantization: str, calibration: Any, int8_io: bool) -> dic
     elif quantization == "dynamic":
         options["target_spec"] = {"supported_ops": builtins}
     else:
-        options["target_spec"] = {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]}
-        options["representative_dataset"] = calibration
+        if calibration is None:  # quantization-aware: the converter checks its int8-only target before it sees
+            options["target_spec"] = {"supported_ops": builtins}  # the fake-quant ops; every op is int8 anyway
+        else:
+            options["target_spec"] = {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]}
+            options["representative_dataset"] = calibration
         if int8_io:
             options["inference_input_type"] = tf.int8
             options["inference_output_type"] = tf.int8
@@ -243,6 +249,9 @@ def to_tflite(
         representative_data: calibration images for int8: an array
             (N, H, W, C), a ``tf.data.Dataset`` or iterable of arrays or
             ``(images, labels)``, batched or not, preprocessed as the model expects.
+            None for a quantization-aware model
+            (:func:`keras_lightnets.quantization.quantize_aware`): its int8 file
+            takes the learned ranges, and other precisions are refused.
         num_calibration: how many calibration images to use (>= 1).
         input_size: ``(height, width)`` or an int (>= 32); required when the
             model has ``None`` spatial dimensions.
@@ -283,6 +292,13 @@ def to_tflite(
     check_bool("progress", progress)
     check_bool("absorb_shuffle", absorb_shuffle)
     check_bool("postprocess", postprocess)
+    qat = is_quantize_aware(model)
+    if qat and (quantization != "int8" or representative_data is not None):
+        raise ValueError(
+            f"A quantization-aware model is written as int8 from its learned ranges: pass quantization='int8' "
+            f"(received {quantization!r}) and no `representative_data` (received "
+            f"{type(representative_data).__name__}); export the float model for other precisions."
+        )
     writer = _TASK_WRITERS.get(getattr(model, "task", None) or "") if postprocess else None
     if writer is not None and keras.backend.backend() == "tensorflow":
         unused = {"input_size": input_size, "check_data": check_data}
@@ -298,7 +314,7 @@ def to_tflite(
     shape = _input_shape(model, input_size)
     path = check_output_path(path, overwrite, suffix=".tflite")
     calibration = None
-    if quantization == "int8":
+    if quantization == "int8" and not qat:
         calibration = calibration_samples(representative_data, shape, num_calibration)
         if progress:
             calibration = with_progress(calibration, num_calibration)
@@ -345,6 +361,8 @@ def tflite_graph(model: keras.Model, quantization: str, hard_swish: str, absorb_
     Example:
         >>> graph = tflite_graph(model, "int8", "auto", True)  # doctest: +SKIP
     """
+    if is_quantize_aware(model):  # built in LiteRT's int8 spellings already (keras_lightnets.quantization)
+        return model
     decompose = hard_swish == "decomposed" or (hard_swish == "auto" and quantization == "int8")
     graph = with_spellings(model, hard_swish=decompose, average_pooling=quantization == "int8")
     if absorb_shuffle:  # dense up to 16 channels per group in int8 files, 8 in float ones (measured)

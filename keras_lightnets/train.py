@@ -42,6 +42,7 @@ from keras_lightnets.evaluation import plot_history
 from keras_lightnets.files import atomic_target, check_output_path
 from keras_lightnets.litert import tflite_latency
 from keras_lightnets.models.network import LightNet
+from keras_lightnets.quantization import freeze_batch_norm, is_quantize_aware, quantize_aware
 from keras_lightnets.registry import create_model, get_entry
 from keras_lightnets.tasks import ClassificationTask, Task, task_for
 from keras_lightnets.transfer import check_weights_file, fetch_imagenet, load_backbone
@@ -60,6 +61,9 @@ PRECISIONS = (None, "mixed_float16", "mixed_bfloat16")
 DEFAULT_LEARNING_RATE = {"adamw": 3e-3, "sgd": 0.1}
 TRANSFER_LEARNING_RATE = {"adamw": 1e-2, "sgd": 0.1}
 FINE_TUNE_FACTOR = 0.1
+# Quantization-aware epochs run at this fraction of the last float phase's peak learning rate.
+QAT_FACTOR = 0.1
+QAT_CALIBRATION_BATCHES = 8  # training batches whose min/max start the activation ranges
 # Schedules derived from the data size: each phase gets at least this many optimizer steps
 # (a few dozen images at batch 64 are 1-2 steps an epoch) and at least this many epochs.
 # An epoch is one pass over the training split, or as many passes as make MIN_EPOCH_STEPS steps
@@ -115,7 +119,8 @@ class TrainConfig:
     ``freeze_epochs`` >= 0, learning rates > 0, ``input_size`` >= 32,
     ``batch_size`` >= 1, ``weight_decay`` >= 0, ``warmup_epochs`` >= 0,
     ``label_smoothing`` in [0, 1), ``early_stopping_patience`` >= 1, ``seed`` >= 0,
-    ``verbose`` 0/1/2, ``min_epoch_steps`` >= 1. See :func:`fit` for each argument's meaning.
+    ``verbose`` 0/1/2, ``min_epoch_steps`` >= 1, ``qat_epochs`` >= 0 (with it ``epochs`` may be 0),
+    ``qat_learning_rate`` > 0. See :func:`fit` for each argument's meaning.
 
     Example:
         >>> TrainConfig(epochs=12, weights=None).optimizer
@@ -143,6 +148,8 @@ class TrainConfig:
     seed: int = 0
     verbose: int = 1
     min_epoch_steps: int = MIN_EPOCH_STEPS
+    qat_epochs: int = 0
+    qat_learning_rate: float | None = None
 
     def __post_init__(self) -> None:
         def optional(name: str, check: Any, **bounds: Any) -> None:
@@ -150,7 +157,9 @@ class TrainConfig:
             if value is not None:
                 object.__setattr__(self, name, check(name, value, **bounds))
 
-        optional("epochs", check_int, low=1)
+        object.__setattr__(self, "qat_epochs", check_int("qat_epochs", self.qat_epochs, low=0))
+        optional("epochs", check_int, low=0 if self.qat_epochs else 1)  # 0: quantization-aware epochs only
+        optional("qat_learning_rate", check_float, low=0.0, low_inclusive=False)
         optional("freeze_epochs", check_int, low=0)
         optional("fine_tune_learning_rate", check_float, low=0.0, low_inclusive=False)
         optional("learning_rate", check_float, low=0.0, low_inclusive=False)
@@ -166,6 +175,12 @@ class TrainConfig:
         check_choice("mixed_precision", self.mixed_precision, PRECISIONS)
         check_choice("verbose", self.verbose, (0, 1, 2))
         self._check_transfer()
+        if self.qat_epochs and self.mixed_precision is not None:
+            raise ValueError(
+                f"`qat_epochs` simulates int8 in float32; it cannot run with `mixed_precision`={self.mixed_precision!r}."
+            )
+        if self.epochs == 0 and self.transfer:
+            raise ValueError("`epochs`=0 (quantization-aware epochs only) needs a trained model, not `weights`.")
         if self.checkpoint is not None:
             checkpoint = os.path.abspath(os.fspath(self.checkpoint))
             if not checkpoint.endswith(".keras"):
@@ -260,6 +275,8 @@ class Schedule(NamedTuple):
     steps_per_epoch: int
     derived: tuple[str, ...]
     passes_per_epoch: int = 1  # passes over the training split in one epoch (MIN_EPOCH_STEPS)
+    qat_epochs: int = 0  # quantization-aware epochs after ``epochs``
+    qat_learning_rate: float | None = None
 
     def describe(self) -> str:
         """One line for the user: each phase's epochs, steps and learning rate, and what was derived.
@@ -269,7 +286,9 @@ class Schedule(NamedTuple):
             'schedule: 20 epochs (340 steps) at learning rate 0.003; from the defaults: epochs'
         """
         steps = self.steps_per_epoch
-        if self.fine_tune_learning_rate is None:
+        if self.epochs == 0:  # quantization-aware epochs only, on a trained model
+            text = ""
+        elif self.fine_tune_learning_rate is None:
             text = f"{self.epochs} epochs ({self.epochs * steps} steps) at learning rate {self.learning_rate:g}"
         else:
             tune = self.epochs - self.freeze_epochs
@@ -277,6 +296,11 @@ class Schedule(NamedTuple):
                 f"head {self.freeze_epochs} epochs ({self.freeze_epochs * steps} steps) at learning rate "
                 f"{self.learning_rate:g}, then fine-tuning {tune} epochs ({tune * steps} steps) at "
                 f"{self.fine_tune_learning_rate:g}"
+            )
+        if self.qat_epochs:
+            text += (
+                f"{', then ' if text else ''}{self.qat_epochs} quantization-aware epochs ({self.qat_epochs * steps} "
+                f"steps) at learning rate {self.qat_learning_rate:g}"
             )
         if self.passes_per_epoch > 1:
             text += f" (an epoch: {self.passes_per_epoch} passes over the small training split)"
@@ -291,7 +315,8 @@ def resolve_schedule(config: TrainConfig, steps_per_epoch: int, passes_per_epoch
     1e-2, then ``max(10, ceil(300 / steps_per_epoch))`` epochs at a tenth of it, so
     a few dozen images still get 360 optimizer steps. Given ``epochs`` without
     ``freeze_epochs``, the head phase takes its share (1/6) of them, at most its
-    derived length. What the user gave always wins.
+    derived length. Quantization-aware epochs (``qat_epochs``, none by default)
+    follow at a tenth of the last phase's learning rate. What the user gave always wins.
 
     Args:
         config: the checked configuration.
@@ -304,10 +329,13 @@ def resolve_schedule(config: TrainConfig, steps_per_epoch: int, passes_per_epoch
     """
     steps = check_int("steps_per_epoch", steps_per_epoch, low=1)
     derived = [name for name in ("epochs", "learning_rate") if getattr(config, name) is None]
+    if config.qat_epochs and config.qat_learning_rate is None:
+        derived.append("qat_learning_rate")
     if not config.transfer:
-        epochs = config.epochs or max(MIN_SCRATCH_EPOCHS, math.ceil(SCRATCH_STEPS / steps))
+        epochs = max(MIN_SCRATCH_EPOCHS, math.ceil(SCRATCH_STEPS / steps)) if config.epochs is None else config.epochs
         rate = config.learning_rate or DEFAULT_LEARNING_RATE[config.optimizer]
-        return Schedule(epochs, 0, rate, None, steps, tuple(derived), passes_per_epoch)
+        qat = config.qat_learning_rate or rate * QAT_FACTOR
+        return Schedule(epochs, 0, rate, None, steps, tuple(derived), passes_per_epoch, config.qat_epochs, qat)
     head = max(MIN_HEAD_EPOCHS, math.ceil(HEAD_STEPS / steps))
     if config.epochs is None:
         freeze = head if config.freeze_epochs is None else config.freeze_epochs
@@ -319,13 +347,16 @@ def resolve_schedule(config: TrainConfig, steps_per_epoch: int, passes_per_epoch
     rate = config.learning_rate or TRANSFER_LEARNING_RATE[config.optimizer]
     tune_rate = config.fine_tune_learning_rate or rate * FINE_TUNE_FACTOR
     derived += [name for name in ("freeze_epochs", "fine_tune_learning_rate") if getattr(config, name) is None]
-    return Schedule(epochs, min(freeze, epochs), rate, tune_rate, steps, tuple(derived), passes_per_epoch)
+    qat = config.qat_learning_rate or tune_rate * QAT_FACTOR
+    return Schedule(
+        epochs, min(freeze, epochs), rate, tune_rate, steps, tuple(derived), passes_per_epoch, config.qat_epochs, qat
+    )
 
 
 class Phase(NamedTuple):
     """One phase of a run: epochs ``[start, end)``, begun (or resumed) at ``initial_epoch``."""
 
-    kind: str  # "scratch", "head" (backbone frozen) or "fine_tune"
+    kind: str  # "scratch", "head" (backbone frozen), "fine_tune" or "qat" (quantization-aware)
     index: int  # its place in the run (recorded in the checkpoint's progress file)
     start: int
     end: int
@@ -356,6 +387,8 @@ def plan_phases(schedule: Schedule, progress: dict[str, int] | None = None) -> l
             ("head", 0, schedule.freeze_epochs, schedule.learning_rate),
             ("fine_tune", schedule.freeze_epochs, schedule.epochs, schedule.fine_tune_learning_rate),
         ]
+    if schedule.qat_epochs:
+        bounds.append(("qat", schedule.epochs, schedule.epochs + schedule.qat_epochs, schedule.qat_learning_rate))
     done = 0 if progress is None else progress["epochs_done"]
     saved = None if progress is None else progress["phase"]
     return [
@@ -414,6 +447,18 @@ class _AtomicCheckpoint(keras.callbacks.Callback):
             self.model.save(target)
         with atomic_target(self.path + PROGRESS_SUFFIX) as target, open(target, "w", encoding="utf-8") as file:
             json.dump({"epochs_done": epoch + 1, "phase": self.phase}, file)
+
+
+class _FreezeStatistics(keras.callbacks.Callback):
+    """Quantization-aware epochs: freeze BatchNorm statistics from epoch ``epoch`` on (the standard last phase)."""
+
+    def __init__(self, epoch: int) -> None:
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if epoch >= self.epoch:
+            freeze_batch_norm(self.model)
 
 
 class _OneDevice:
@@ -506,6 +551,9 @@ def _phase_callbacks(run: Run, phase: Phase) -> list[keras.callbacks.Callback]:
     ]
     if run.sharded:  # validated whole on one device, before the callbacks that read the validation figure
         callbacks.insert(0, _ValidateOnOneDevice(run.val))
+    if phase.kind == "qat":  # BatchNorm statistics freeze for the second half (from the start after frozen fine-tuning)
+        frozen_before = config.transfer and not config.fine_tune_batch_norm
+        callbacks.insert(0, _FreezeStatistics(phase.start if frozen_before else (phase.start + phase.end + 1) // 2))
     if config.checkpoint is not None:
         callbacks.append(_AtomicCheckpoint(config.checkpoint, phase.index))
     if config.early_stopping_patience is not None:  # model selection on the validation split only
@@ -573,7 +621,7 @@ def _set_trainable(
     guide) unless ``batch_norm``.
     """
     model.trainable = True
-    if kind == "scratch":
+    if kind in ("scratch", "qat"):
         return
     unfrozen = kind == "fine_tune" and unfreeze_from is None
     for layer in model.layers:
@@ -720,6 +768,8 @@ def fit(
     callbacks: list[keras.callbacks.Callback] | None = None,
     task: Task | None = None,
     min_epoch_steps: int = MIN_EPOCH_STEPS,
+    qat_epochs: int = 0,
+    qat_learning_rate: float | None = None,
     **model_kwargs: Any,
 ) -> TrainResult:
     """Train a model (or a registered name, built for the data), select on validation, test once.
@@ -787,6 +837,15 @@ def fit(
         task: the :class:`~keras_lightnets.tasks.Task`; default the registered name's.
         min_epoch_steps: the fewest optimizer steps (>= 1) an epoch has: a training split
             of fewer batches is passed over several times per epoch (default 16; 1: one pass).
+        qat_epochs: quantization-aware epochs (>= 0) after the float ones: the
+            model becomes :func:`keras_lightnets.quantization.quantize_aware`'s
+            (activation ranges from training images), trains at
+            ``qat_learning_rate`` with BatchNorm statistics frozen for the second
+            half (from the start when fine-tuning kept them frozen), and is the
+            returned (and checkpointed) model; its int8 file takes the learned
+            ranges. With ``qat_epochs``, ``epochs=0`` runs only them on a trained model.
+        qat_learning_rate: their peak learning rate (> 0); default a tenth of the
+            last float phase's.
         **model_kwargs: passed to the model function when a name is given.
 
     Returns:
@@ -808,6 +867,7 @@ def fit(
         weight_decay=weight_decay, warmup_epochs=warmup_epochs, label_smoothing=label_smoothing,
         checkpoint=checkpoint, resume=resume, early_stopping_patience=early_stopping_patience, log_dir=log_dir,
         mixed_precision=mixed_precision, seed=seed, verbose=verbose, min_epoch_steps=min_epoch_steps,
+        qat_epochs=qat_epochs, qat_learning_rate=qat_learning_rate,
     )
     config.check_for(model_or_name, model_kwargs)
     task = task or task_for(model_or_name)
@@ -833,7 +893,11 @@ def fit(
             keras.mixed_precision.set_global_policy(config.mixed_precision)
         with strategy.scope():  # the whole run: build, compile, fit on the strategy's devices
             model = _start_model(model_or_name, data, config, task, model_kwargs, strategy, resuming)
+            if config.qat_epochs and not is_quantize_aware(model):
+                quantize_aware(model)  # a layer outside the int8 scheme is refused now, not after the float epochs
             for phase in phases:
+                if phase.kind == "qat" and not is_quantize_aware(model):
+                    model = quantize_aware(model, run.train.take(QAT_CALIBRATION_BATCHES))
                 for key, values in run_phase(model, phase, run, steps_per_epoch).items():
                     history.setdefault(key, []).extend(values)
         seconds = time.perf_counter() - start_time

@@ -1,7 +1,7 @@
 """The package's layering, checked on the source: no import circles, no imports dodging one.
 
 keras_lightnets: validation -> files, testing -> layers -> blocks -> weights -> models
--> registry -> convert, features, macs, transfer -> latency, calibration, rewrites, evaluation
+-> registry -> convert, features, macs, transfer -> latency, calibration, rewrites, evaluation, quantization
 -> litert -> export -> data, synthetic -> tasks -> detection, segmentation -> train, predict -> cli. A module imports only from lower layers (or from its
 own package, without circles); every import of a keras_lightnets module sits at module
 level. benchmarks/ has no circles and does not import the tests.
@@ -24,7 +24,7 @@ LAYERS = [
     {"models"},
     {"registry"},
     {"convert", "features", "macs", "transfer"},
-    {"latency", "calibration", "rewrites", "evaluation"},
+    {"latency", "calibration", "rewrites", "evaluation", "quantization"},
     {"litert"},
     {"export"},
     {"data", "synthetic"},
