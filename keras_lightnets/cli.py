@@ -102,6 +102,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="peak learning rate (default 3e-3 from scratch, 1e-2 for the new head with --weights; AdamW)")
     train.add_argument("--checkpoint", help="a .keras file saved every epoch and resumed from")
     train.add_argument("--log-dir", help="folder for log.csv, TensorBoard, splits.json, confusion.png, curves.png")
+    train.add_argument("--qat-epochs", type=argparse_int(1, "--qat-epochs"), default=0,
+                       help="quantization-aware epochs after the float ones (the int8 file then takes their learned ranges)")
     train.add_argument("--export", metavar="FILE.tflite", help="write the trained model as TFLite")
     train.add_argument("--quantization", choices=QUANTIZATIONS, default="int8", help="for --export (default int8)")
     train.add_argument("--overwrite", action="store_true", help="replace an existing --export file")
@@ -237,8 +239,10 @@ def _train(args: argparse.Namespace) -> None:
         epochs=args.epochs, weights=args.weights, freeze_epochs=args.freeze_epochs, unfreeze_from=args.unfreeze_from,
         input_size=size, batch_size=args.batch_size, optimizer=args.optimizer, learning_rate=args.learning_rate,
         checkpoint=args.checkpoint, early_stopping_patience=args.early_stopping, log_dir=args.log_dir,
-        verbose=1 if args.verbose else 2,
+        verbose=1 if args.verbose else 2, qat_epochs=args.qat_epochs,
     )
+    if args.qat_epochs and args.export and args.quantization != "int8":
+        raise ValueError(f"--qat-epochs trains for an int8 file; --quantization is {args.quantization!r}")
     TrainConfig(**options).check_for(args.name, {})  # every argument, before the folder is scanned
     splits = {key: value for key in ("val_fraction", "test_fraction") if (value := getattr(args, key)) is not None}
     if args.data != "digits":  # detection and mask folders refuse annotation problems

@@ -314,12 +314,12 @@ def to_tflite(
     shape = _input_shape(model, input_size)
     path = check_output_path(path, overwrite, suffix=".tflite")
     calibration = None
+    if int8_io and quantization != "int8":
+        raise ValueError("`int8_io=True` needs quantization='int8'.")
     if quantization == "int8" and not qat:
         calibration = calibration_samples(representative_data, shape, num_calibration)
         if progress:
             calibration = with_progress(calibration, num_calibration)
-    elif int8_io:
-        raise ValueError("`int8_io=True` needs quantization='int8'.")
     if check_data is not None:
         check_data = np.asarray(check_data, dtype=np.float32)
         if check_data.shape[1:] != shape[1:]:

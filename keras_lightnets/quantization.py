@@ -570,6 +570,7 @@ class _Walk:
             name=f"{model.name}_qat",
             class_names=getattr(model, "class_names", None),
             task=getattr(model, "task", None),
+            feature_info=getattr(model, "feature_info", None),  # sizes and reductions (names: the float layers')
         )
 
 
@@ -631,8 +632,8 @@ def quantize_aware(model: keras.Model, calibration: Any = None, *, momentum: flo
             training, in [0, 1).
 
     Returns:
-        The quantization-aware model (same inputs and outputs; ``class_names``
-        and ``task`` carried over).
+        The quantization-aware model (same inputs and outputs; ``class_names``,
+        ``task`` and ``feature_info`` carried over).
 
     Example:
         >>> import numpy as np

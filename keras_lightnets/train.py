@@ -553,7 +553,7 @@ def _phase_callbacks(run: Run, phase: Phase) -> list[keras.callbacks.Callback]:
         callbacks.insert(0, _ValidateOnOneDevice(run.val))
     if phase.kind == "qat":  # BatchNorm statistics freeze for the second half (from the start after frozen fine-tuning)
         frozen_before = config.transfer and not config.fine_tune_batch_norm
-        callbacks.insert(0, _FreezeStatistics(phase.start if frozen_before else (phase.start + phase.end + 1) // 2))
+        callbacks.insert(0, _FreezeStatistics(phase.start if frozen_before else (phase.start + phase.end) // 2))
     if config.checkpoint is not None:
         callbacks.append(_AtomicCheckpoint(config.checkpoint, phase.index))
     if config.early_stopping_patience is not None:  # model selection on the validation split only
@@ -939,7 +939,8 @@ def export_and_compare(
     """Write ``path`` in ``quantization``; score it and the other precisions on the test split.
 
     Every file is converted with int8 ranges calibrated on ``data.calibration``
-    (training images through the same loading path as evaluation), scored with
+    (training images through the same loading path as evaluation; a
+    quantization-aware model is written as int8 alone, from its learned ranges), scored with
     the task's metric on the test split and timed with LiteRT. Only ``path`` is
     kept; the others are written to a temporary folder.
 
@@ -957,15 +958,18 @@ def export_and_compare(
         >>> print(export_table(rows, result))  # doctest: +SKIP
     """
     check_choice("quantization", quantization, export.QUANTIZATIONS)
+    qat = is_quantize_aware(model)
+    if qat and quantization != "int8":
+        raise ValueError(f"A quantization-aware model is written as int8; received quantization={quantization!r}.")
     path = check_output_path(path, overwrite, suffix=".tflite")
     task = task or task_for(model)
-    wanted = tuple(dict.fromkeys((*quantizations, quantization)))
+    wanted = ("int8",) if qat else tuple(dict.fromkeys((*quantizations, quantization)))
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for kind in wanted:
             target = path if kind == quantization else os.path.join(folder, f"{kind}.tflite")
             report = export.to_tflite(
-                model, target, kind, representative_data=data.calibration,
+                model, target, kind, representative_data=None if qat else data.calibration,
                 num_calibration=min(100, len(data.calibration)), overwrite=overwrite if kind == quantization else False,
                 progress=kind == quantization == "int8",
             )

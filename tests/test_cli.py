@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 
 from keras_lightnets.cli import main
+from keras_lightnets.litert import tflite_ops
+from keras_lightnets.quantization import is_quantize_aware
 
 
 def test_summary_prints_params_and_macs(capsys):
@@ -169,9 +172,26 @@ def test_fine_tune_export_int8_and_predict_from_the_cli(source_0_4, tmp_path, ca
     assert len(capsys.readouterr().out.splitlines()) == 2 * 12  # each image: its path and one class
 
 
+def test_quantization_aware_epochs_from_the_cli_write_the_int8_file_and_checkpoint(tmp_path, capsys, rng):
+    folder = _photo_folder(tmp_path / "photos", rng)
+    output, checkpoint = tmp_path / "qat_int8.tflite", tmp_path / "run.keras"
+    argv = [
+        "train", "mobilenet_v1_025", "--data", str(folder), "--input-size", "32", "--epochs", "2", "--qat-epochs", "1",
+        "--batch-size", "8", "--export", str(output), "--checkpoint", str(checkpoint),
+    ]
+    with pytest.warns(UserWarning, match="unreadable"):
+        assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "then 1 quantization-aware epochs" in out and "TFLite int8 *" in out and "TFLite float32" not in out
+    assert is_quantize_aware(keras.saving.load_model(checkpoint, safe_mode=True))  # what the int8 file came from
+    assert tflite_ops(output)["DEQUANTIZE"] == 1 and "FlexConv2D" not in tflite_ops(output)
+    assert main(["predict", str(output), str(folder / "green" / "0.png"), "--top", "1"]) == 0
+
+
 @pytest.mark.parametrize(
     "extra, pattern",
     [
+        (["--qat-epochs", "1", "--quantization", "float16"], "--qat-epochs trains for an int8 file"),
         (["--weights", "resnet50"], "`weights` must be 'imagenet' or an existing weights file"),
         (["--weights", "imagenet", "--unfreeze-from", "block_99"], "block_99"),
         (["--val-fraction", "0.5", "--test-fraction", "0.5"], "sum below 1"),

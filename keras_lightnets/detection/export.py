@@ -27,6 +27,7 @@ from keras_lightnets.export import (
 )
 from keras_lightnets.files import atomic_target, check_output_path, quiet_native_logs
 from keras_lightnets.litert import order_outputs, tflite_ops
+from keras_lightnets.quantization import is_quantize_aware
 from keras_lightnets.validation import check_bool, check_choice, check_float, check_int
 
 __all__ = ["DETECTION_OUTPUTS", "detector_to_tflite", "tflite_anchors"]
@@ -122,7 +123,7 @@ def detector_to_tflite(
     if None in shape:
         raise ValueError(f"The detector needs a fixed input size; its input shape is {model.input_shape}.")
     calibration = None
-    if quantization == "int8":
+    if quantization == "int8" and not is_quantize_aware(model):  # a quantization-aware model brings its ranges
         calibration = calibration_samples(representative_data, shape, check_int("num_calibration", num_calibration, low=1))
     classes = int(model.outputs[1].shape[-1]) - 1
     anchors = tf.constant(tflite_anchors(ssdlite_anchors(model), shape[1:3]))
