@@ -187,3 +187,20 @@ def test_segmentation_benchmark_smoke_run(tmp_path):
     assert row["float32_flex_ops"] == [] == row["int8_flex_ops"] and row["float32_ops"]["RESIZE_BILINEAR"] == 2
     assert all(row[k] > 0 and math.isfinite(row[k]) for k in ("float32_ms", "int8_ms")) and figures["torchvision_ms"] > 0
     assert "outside XNNPACK" in (output / "segmentation.md").read_text()
+
+
+def test_qat_table_is_written_from_the_measured_rows(tmp_path):
+    """benchmarks.qat: each row's QAT - PTQ difference is computed from its figures, in points."""
+    from benchmarks.qat import write
+    from benchmarks.streaming import machine
+
+    row = {"model": "mobilenet_v3_small", "task": "digits", "metric": "accuracy", "epochs": 4, "qat_epochs": 2,
+           "float": 0.9, "ptq": 0.85, "ptq_int8_io": 0.84, "qat_keras": 0.89, "qat": 0.885, "qat_int8_io": 0.88,
+           "seconds": 90.0}
+    detector = {**row, "model": "ssdlite_mobilenet_v3_small", "metric": "AP50", "ptq": 0.778, "qat": 0.8}
+    del detector["ptq_int8_io"], detector["qat_int8_io"]
+    write(str(tmp_path), {"machine": machine(), "settings": {}, "rows": [row, detector]})
+    table = (tmp_path / "qat.md").read_text()
+    assert "| `mobilenet_v3_small` | digits | accuracy | 4 | 2 | 0.900 | 0.850 | 0.890 | 0.885 | +3.5 | 0.840 | 0.880 | 1.5 |" in table
+    assert "| 0.778 | 0.890 | 0.800 | +2.2 | — | — |" in table
+    assert json.loads((tmp_path / "qat.json").read_text())["rows"][1]["qat"] == 0.8
