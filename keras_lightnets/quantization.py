@@ -276,7 +276,7 @@ class QuantizedConv(_Quantizing):
     Example:
         >>> import numpy as np
         >>> conv = QuantizedConv("conv", 8, (3, 3), padding="same", batch_norm=True, activation="relu6")
-        >>> conv(np.ones((1, 8, 8, 3), "float32"), training=True).shape
+        >>> tuple(conv(np.ones((1, 8, 8, 3), "float32"), training=True).shape)
         (1, 8, 8, 8)
     """
 

@@ -158,3 +158,69 @@ def realistic_torch_batch_norm(model: Any, bias: float = 0.3, variance: tuple[fl
                 module.running_mean.uniform_(-0.5, 0.5)
                 module.running_var.uniform_(*variance)
     return model.eval()
+
+
+# --- Cross-backend comparison (tests/test_backends*.py) -----------------------
+
+REFERENCE_BACKEND = "tensorflow"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def cross_backends(cases: list[tuple[str, tuple[int, int], dict[str, Any]]], folder: Any) -> dict[int, list[np.ndarray]]:
+    """Build each ``(name, (h, w), kwargs)`` case here with realistic weights, save it, run it here and on the reference.
+
+    One child process (``tests/backend_child.py``) runs every saved case on
+    ``REFERENCE_BACKEND`` and saves it back from there; returns this backend's outputs per case.
+    """
+    import subprocess
+    import sys
+
+    from keras_lightnets.registry import create_model
+    from keras_lightnets.testing import realistic_weights
+
+    ours = {}
+    rng = np.random.default_rng(7)
+    for index, (name, size, kwargs) in enumerate(cases):
+        keras.utils.set_random_seed(index)
+        model = create_model(name, input_shape=(*size, 3), **kwargs)
+        realistic_weights(model, seed=index)
+        x = rng.uniform(0, 255, (2, *size, 3)).astype("float32")
+        model.save(os.path.join(folder, f"case{index}.keras"))
+        np.save(os.path.join(folder, f"case{index}.npy"), x)
+        ours[index] = [keras.ops.convert_to_numpy(o) for o in keras.tree.flatten(model.predict(x, verbose=0))]
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.backend_child", str(folder)],
+        env={**os.environ, "KERAS_BACKEND": REFERENCE_BACKEND}, capture_output=True, text=True, timeout=1200, cwd=ROOT,
+    )
+    assert done.returncode == 0 and f"BACKEND {REFERENCE_BACKEND}" in done.stdout, done.stderr[-4000:]
+    return ours
+
+
+def crossed_fixture(cases: list[tuple[str, tuple[int, int], dict[str, Any]]]) -> Any:
+    """A module fixture: ``(folder, outputs)`` of :func:`cross_backends` for ``cases``."""
+    import pytest
+
+    @pytest.fixture(scope="module")
+    def crossed(tmp_path_factory: Any) -> tuple[Any, dict[int, list[np.ndarray]]]:
+        folder = tmp_path_factory.mktemp("crossed")
+        return folder, cross_backends(cases, folder)
+
+    return crossed
+
+
+def check_crossed(folder: Any, ours: list[np.ndarray], index: int, case_id: str) -> None:
+    """A case's outputs here equal the reference backend's, and the file saved there loads here with the same outputs."""
+    from keras_lightnets.testing import relative_error
+
+    theirs = np.load(os.path.join(folder, f"case{index}.out.npz"))
+    theirs = [theirs[key] for key in sorted(theirs.files, key=lambda k: int(k.split("_")[1]))]
+    assert len(theirs) == len(ours)
+    for mine, reference in zip(ours, theirs):
+        assert mine.shape == reference.shape
+        assert relative_error(mine, reference) <= 1e-5, (case_id, keras.backend.backend(), REFERENCE_BACKEND)
+    back = keras.saving.load_model(os.path.join(folder, f"case{index}.back.keras"), safe_mode=True)
+    again = keras.tree.flatten(back.predict(np.load(os.path.join(folder, f"case{index}.npy")), verbose=0))
+    for mine, other in zip(ours, again):
+        assert relative_error(keras.ops.convert_to_numpy(other), mine) <= 1e-6
+    original = keras.saving.load_model(os.path.join(folder, f"case{index}.keras"), safe_mode=True)
+    assert back.feature_info == original.feature_info

@@ -2,21 +2,21 @@
 
 This module is marked ``backends``: the README's test command runs the whole
 suite on TensorFlow, then ``-m backends`` with ``KERAS_BACKEND=jax`` and
-``KERAS_BACKEND=torch``. Its tests are also marked ``other_backends``, which
+``KERAS_BACKEND=torch``. The detectors and segmenters are compared in
+``tests/test_backends_tasks.py`` (its own module: the backend sessions run the two on
+two workers). Its tests are also marked ``other_backends``, which
 the TensorFlow session leaves out (its own tests and CI's main-job command run
 the same on TensorFlow). The JAX and torch sessions compare themselves with
-TensorFlow run in a child process (``tests/backend_child.py``); every
+TensorFlow run in a child process (``tests/backend_child.py``, driven by
+``tests.helpers.cross_backends``); every
 comparison crosses a ``.keras`` file (saved here, loaded there with
 ``safe_mode=True``, and back).
 """
 
 from __future__ import annotations
 
-import os
 import pathlib
 import re
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -26,15 +26,13 @@ from keras_lightnets import cli
 from keras_lightnets.data import digits
 from keras_lightnets.export import to_saved_model, to_tflite
 from keras_lightnets.litert import run_tflite
-from keras_lightnets.registry import create_model, list_models
-from keras_lightnets.testing import realistic_weights, relative_error
+from keras_lightnets.testing import relative_error
 from keras_lightnets.train import fit
+from tests.helpers import check_crossed, crossed_fixture
 
 pytestmark = pytest.mark.backends
 
 BACKEND = keras.backend.backend()
-REFERENCE = "tensorflow"
-ROOT = pathlib.Path(__file__).parent.parent
 
 # Every family and width class at 224, one per family at an odd size; a multi-scale backbone too.
 # Logits are compared (a softmax of realistic-weight logits saturates and hides or magnifies errors).
@@ -47,71 +45,22 @@ ODD = [
     "mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small", "shufflenet_v1_g3_x1_0", "shufflenet_v2_x1_0",
     "mobilenet_v4_hybrid_medium",  # attention, layer scale, FusedIB and every UIB form
 ]
-# Every registered detector: raw box regressions and class logits.
-DETECTORS = sorted(list_models(task="detection"))
-# Both heads at an odd, non-square size, logits at the input size: torchvision's two builds (symmetric padding,
-# dilated strided block) and two other backbones with TensorFlow's padding.
-SEGMENTERS = [
-    "lraspp_mobilenet_v3_large", "deeplabv3_mobilenet_v3_large", "lraspp_shufflenet_v2_x1_0",
-    "deeplabv3_mobilenet_v4_conv_small",
-]
 CASES = (
     [(name, (224, 224), dict(classifier_activation=None)) for name in WIDTHS]
     + [(name, (161, 98), dict(classifier_activation=None)) for name in ODD]
     + [("mobilenet_v3_large", (161, 98), dict(include_top=False, features_only=True))]
-    + [(name, (320, 320), dict(num_classes=5)) for name in DETECTORS]
-    + [(name, (97, 130), dict(num_classes=3)) for name in SEGMENTERS]
 )
 CASE_IDS = [f"{name}-{h}x{w}" + ("-features" if "features_only" in kwargs else "") for name, (h, w), kwargs in CASES]
 
 
-def _child(folder: pathlib.Path, backend: str, module: str = "tests.backend_child", *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", module, str(folder), *args],
-        env={**os.environ, "KERAS_BACKEND": backend},
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        cwd=ROOT,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
-    return done.stdout
-
-
-@pytest.fixture(scope="module")
-def crossed(tmp_path_factory):
-    """Each case built here with realistic weights, saved, run here and on REFERENCE (one child)."""
-    folder = tmp_path_factory.mktemp("crossed")
-    ours = {}
-    rng = np.random.default_rng(7)
-    for index, (name, size, kwargs) in enumerate(CASES):
-        keras.utils.set_random_seed(index)
-        model = create_model(name, input_shape=(*size, 3), **kwargs)
-        realistic_weights(model, seed=index)
-        x = rng.uniform(0, 255, (2, *size, 3)).astype("float32")
-        model.save(folder / f"case{index}.keras")
-        np.save(folder / f"case{index}.npy", x)
-        ours[index] = [keras.ops.convert_to_numpy(o) for o in keras.tree.flatten(model.predict(x, verbose=0))]
-    assert f"BACKEND {REFERENCE}" in _child(folder, REFERENCE)
-    return folder, ours
+crossed = crossed_fixture(CASES)  # each case built here with realistic weights, saved, run here and on TensorFlow
 
 
 @pytest.mark.other_backends
 @pytest.mark.parametrize("index", range(len(CASES)), ids=CASE_IDS)
 def test_outputs_equal_the_reference_backend_across_keras_files(index, crossed):
     folder, ours = crossed
-    theirs = np.load(folder / f"case{index}.out.npz")
-    theirs = [theirs[key] for key in sorted(theirs.files, key=lambda k: int(k.split("_")[1]))]
-    assert len(theirs) == len(ours[index])
-    for mine, reference in zip(ours[index], theirs):
-        assert mine.shape == reference.shape
-        assert relative_error(mine, reference) <= 1e-5, (CASE_IDS[index], BACKEND, REFERENCE)
-    # ... and the file saved on the reference backend loads here with the same outputs.
-    back = keras.saving.load_model(folder / f"case{index}.back.keras", safe_mode=True)
-    again = keras.tree.flatten(back.predict(np.load(folder / f"case{index}.npy"), verbose=0))
-    for mine, other in zip(ours[index], again):
-        assert relative_error(keras.ops.convert_to_numpy(other), mine) <= 1e-6
-    assert back.feature_info == keras.saving.load_model(folder / f"case{index}.keras", safe_mode=True).feature_info
+    check_crossed(folder, ours[index], index, CASE_IDS[index])
 
 
 @pytest.mark.other_backends

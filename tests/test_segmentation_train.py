@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 
+import keras
 import numpy as np
 import pytest
 from PIL import Image
@@ -19,6 +20,7 @@ from PIL import Image
 from keras_lightnets.cli import main
 from keras_lightnets.export import to_tflite
 from keras_lightnets.litert import run_tflite, tflite_delegation
+from keras_lightnets.quantization import is_quantize_aware
 from keras_lightnets.segmentation import SegmentationTask, read_mask, segmentation_folder, segmentation_report
 from keras_lightnets.synthetic import segmentation_photos
 from keras_lightnets.train import fit
@@ -65,6 +67,22 @@ def test_int8_file_keeps_the_mean_iou_within_two_points(trained):
     print(f"\nKeras mIoU {keras_miou:.3f}, int8 file {int8.miou:.3f}\n{int8.table()}")
     assert int8.miou >= 0.6 and keras_miou - int8.miou <= 0.02
     assert SegmentationTask().score_tflite(str(path), data) == pytest.approx(int8.miou)
+
+
+def test_quantization_aware_epochs_train_a_segmenter_whose_int8_file_agrees(trained):
+    """The trained segmenter, one quantization-aware epoch through the trainer: the int8 file from the learned ranges."""
+    result, data, folder = trained
+    result.model.save(folder / "float.keras")
+    start = keras.saving.load_model(folder / "float.keras", safe_mode=True)
+    qat = fit(start, data, epochs=0, qat_epochs=1, verbose=0)
+    assert is_quantize_aware(qat.model) and qat.model.task == "segmentation"
+    path = folder / "seg_qat_int8.tflite"
+    to_tflite(qat.model, path, "int8")
+    assert tflite_delegation(path).partitions == 1
+    keras_report = segmentation_report(lambda x: qat.model.predict(x, verbose=0), data.test, data.class_names)
+    int8 = segmentation_report(lambda x: run_tflite(str(path), x), data.test, data.class_names)
+    print(f"\nfloat {result.test_metrics['miou']:.3f}, QAT Keras {keras_report.miou:.3f}, QAT int8 file {int8.miou:.3f}")
+    assert abs(keras_report.miou - int8.miou) <= 0.01 and int8.miou >= result.test_metrics["miou"] - 0.03
 
 
 def test_cli_trains_exports_and_predicts_masks(trained, tmp_path, capsys):

@@ -82,7 +82,7 @@ def test_quantization_aware_epochs_on_the_digits_main_job_keep_int8_accuracy(tra
     checkpoint = tmp_path / "qat.keras"
     result = fit(start, data, epochs=0, qat_epochs=1, checkpoint=checkpoint, verbose=0)
     assert is_quantize_aware(result.model) and is_quantize_aware(keras.saving.load_model(checkpoint, safe_mode=True))
-    assert result.schedule.describe().startswith("schedule: 1 quantization-aware epochs (17 steps) at learning rate 0.0003")
+    assert result.schedule.describe().startswith("schedule: 1 quantization-aware epochs (17 steps) at learning rate 3e-05")
     qat_path = tmp_path / "qat.tflite"
     to_tflite(result.model, qat_path, "int8")
     outputs = run_tflite(qat_path, images)
@@ -330,11 +330,11 @@ def test_phase_plan_fresh_and_resumed():
     assert _plan(Schedule(0, 0, 3e-3, None, 5, (), 1, 2, 3e-4)) == [("qat", 1, 0, 2, False)]
 
 
-def test_quantization_aware_schedule_runs_at_a_tenth_of_the_last_phase():
+def test_quantization_aware_schedule_runs_at_one_percent_of_the_last_phase():
     scratch = resolve_schedule(TrainConfig(epochs=10, qat_epochs=3), 5)
-    assert (scratch.qat_epochs, scratch.qat_learning_rate) == (3, pytest.approx(3e-4))
+    assert (scratch.qat_epochs, scratch.qat_learning_rate) == (3, pytest.approx(3e-5))
     tuned = resolve_schedule(TrainConfig(epochs=10, weights="imagenet", qat_epochs=2), 5)
-    assert tuned.qat_learning_rate == pytest.approx(1e-4) and "qat_learning_rate" in tuned.derived
+    assert tuned.qat_learning_rate == pytest.approx(1e-5) and "qat_learning_rate" in tuned.derived
     given = resolve_schedule(TrainConfig(epochs=0, qat_epochs=2, qat_learning_rate=5e-5), 5)
     assert given.epochs == 0 and given.describe() == (
         "schedule: 2 quantization-aware epochs (10 steps) at learning rate 5e-05; from the defaults: learning_rate"
