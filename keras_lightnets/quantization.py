@@ -449,14 +449,23 @@ class _Walk:
         """Whether the node's output only feeds a concatenation (whose range LiteRT writes it at)."""
         return self._next(node, lambda op: isinstance(op, layers.Concatenate)) is not None
 
-    def _copy(self, layer: layers.Layer, args: tuple, kwargs: dict[str, Any]) -> Any:
-        copy = layer.__class__.from_config(layer.get_config())
+    def _name(self, node: Any, name: str | None = None) -> str:
+        """The new layer's name: a model output keeps its layer's name (losses and metrics are keyed by it)."""
+        original = node.operation.name
+        return original if id(node.outputs[0]) in self.outputs else f"{name or original}_quant"
+
+    def _copy(self, layer: layers.Layer, args: tuple, kwargs: dict[str, Any], rename: bool = False) -> Any:
+        """A copy with the same weights (named ``NAME_float`` where its quantizer takes the output's name)."""
+        config = layer.get_config()
+        if rename:
+            config["name"] = f"{layer.name}_float"
+        copy = layer.__class__.from_config(config)
         outputs = copy(*args, **kwargs)
         copy.set_weights(layer.get_weights())
         return outputs
 
     def _quantizer(self, name: str, fixed: tuple[float, float] | None = None) -> ActivationQuantizer:
-        return ActivationQuantizer(self.momentum, fixed, name=f"{name}_quant")
+        return ActivationQuantizer(self.momentum, fixed, name=name)
 
     def _conv(self, node: Any, x: Any) -> tuple[Any, list[Any]]:
         """A kernel layer with the BatchNorm and ReLU that follow it: one QuantizedConv."""
@@ -492,7 +501,7 @@ class _Walk:
             activation=activation,
             quantize_output=not self._into_concatenation(act or following or node),
             momentum=self.momentum,
-            name=f"{layer.name}_quant",
+            name=f"{layer.name}_quant" if own in ("softmax", "sigmoid") else self._name(act or following or node, layer.name),
         )
         outputs = conv(x)
         conv.kernel.assign(layer.kernel)
@@ -506,12 +515,13 @@ class _Walk:
             if bn.center:
                 conv.beta.assign(bn.beta)
         if own in ("softmax", "sigmoid"):
-            outputs = self._probabilities(own, outputs, layer.name)
+            outputs = self._probabilities(own, outputs, node)
         return outputs, [n for n in (node, following, act) if n is not None]
 
-    def _probabilities(self, kind: str, x: Any, name: str) -> Any:
+    def _probabilities(self, kind: str, x: Any, node: Any) -> Any:
+        name = node.operation.name
         x = layers.Softmax(name=f"{name}_softmax")(x) if kind == "softmax" else layers.Activation("sigmoid", name=f"{name}_sigmoid")(x)
-        return self._quantizer(f"{name}_{kind}", PROBABILITY_RANGE)(x)
+        return self._quantizer(self._name(node, f"{name}_{kind}"), PROBABILITY_RANGE)(x)
 
     def _layer(self, node: Any, args: tuple, kwargs: dict[str, Any]) -> tuple[Any, list[Any]]:
         """The new layer(s) for ``node`` (and the nodes it fuses): (output, the original nodes it replaced)."""
@@ -520,7 +530,7 @@ class _Walk:
             return self._conv(node, args[0])
         if isinstance(layer, _SAME_SCALE):
             return self._copy(layer, args, kwargs), [node]
-        name = f"{layer.name}_quant"
+        name = self._name(node)
         if isinstance(layer, HardSwish):
             return QuantizedHardSwish(self.momentum, name=name)(args[0]), [node]
         if isinstance(layer, HardSigmoid):
@@ -529,17 +539,20 @@ class _Walk:
             return QuantizedRescaling(float(layer.scale), float(layer.offset), self.momentum, name=name)(args[0]), [node]
         activation = _activation_name(layer) if isinstance(layer, (layers.ReLU, layers.Activation, layers.Softmax)) else None
         if activation == "linear":
-            return args[0], [node]
+            return (layers.Identity(name=layer.name)(args[0]) if name == layer.name else args[0]), [node]
         if activation in ("softmax", "sigmoid"):
-            return self._probabilities(activation, args[0], layer.name), [node]
+            return self._probabilities(activation, args[0], node), [node]
         if isinstance(layer, _REQUANTIZED) or activation in _FUSED:
-            outputs, nodes = self._copy(layer, args, kwargs), [node]
             act = self._next(node, _fusable) if isinstance(layer, layers.Add) else None
-            if act is not None:  # a ReLU after an addition fuses into LiteRT's ADD
-                outputs, nodes = self._copy(act.operation, (outputs,), {}), [node, act]
+            nodes = [node] if act is None else [node, act]  # a ReLU after an addition fuses into LiteRT's ADD
+            name = self._name(nodes[-1])
+            rename = name == nodes[-1].operation.name  # the quantizer takes the output's name
+            outputs = self._copy(layer, args, kwargs, rename)
+            if act is not None:
+                outputs = self._copy(act.operation, (outputs,), {}, rename)
             if self._into_concatenation(nodes[-1]):
                 return outputs, nodes
-            return self._quantizer(nodes[-1].operation.name)(outputs), nodes
+            return self._quantizer(name)(outputs), nodes
         raise UnsupportedLayerError(
             f"Layer {layer.name!r} ({type(layer).__name__}) is not covered by quantize_aware's int8 scheme; "
             "it would stay in float. Covered: Conv2D/DepthwiseConv2D/Dense (+ BatchNormalization + ReLU/ReLU6), "
@@ -553,7 +566,7 @@ class _Walk:
         for tensor in model.inputs:
             new = keras.Input(batch_shape=tensor.shape, dtype=tensor.dtype, name=tensor._keras_history[0].name)
             inputs.append(new)
-            values[id(tensor)] = self._quantizer(tensor._keras_history[0].name)(new)
+            values[id(tensor)] = self._quantizer(f"{tensor._keras_history[0].name}_quant")(new)
         finished: set[int] = set()
         for depth in sorted(model._nodes_by_depth, reverse=True):
             for node in model._nodes_by_depth[depth]:

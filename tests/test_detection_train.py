@@ -142,3 +142,23 @@ def test_cli_fine_tunes_a_detector_on_a_yolo_folder_and_exports_the_table(tmp_pa
     assert model.get_layer("block_8_project").kernel.shape[-1] == 96 and model.task == "detection"
     assert main(["train", "ssdlite_mobilenet_v3_small", "--data", "digits"]) == 2
     assert "for a detection model" in capsys.readouterr().err
+
+
+def test_quantization_aware_epoch_through_the_trainer_and_its_int8_file(trained, tmp_path):
+    """The trained detector, one quantization-aware epoch (the trainer's defaults): its int8 file from the learned ranges."""
+    import keras
+
+    from keras_lightnets.quantization import is_quantize_aware
+
+    result, data, folder = trained
+    result.model.save(tmp_path / "float.keras")
+    qat = fit(keras.saving.load_model(tmp_path / "float.keras", safe_mode=True), data, epochs=0, qat_epochs=1, verbose=0)
+    assert is_quantize_aware(qat.model) and qat.model.task == "detection"
+    path = tmp_path / "det_qat_int8.tflite"
+    report = to_tflite(qat.model, path, "int8")
+    assert report.ops.get("TFLite_Detection_PostProcess") == 1
+    keras_figures = coco_evaluate(*detect_batches(qat.model, data.test), data.class_names)
+    int8 = coco_evaluate(*tflite_detections(str(path), data.test), data.class_names)
+    print(f"\nfloat AP50 {result.test_metrics['ap50']:.3f}, QAT Keras {keras_figures.ap50:.3f}, QAT int8 file {int8.ap50:.3f}")
+    assert int8.ap50 >= 0.5 and abs(keras_figures.ap50 - int8.ap50) <= 0.05, (keras_figures.figures(), int8.figures())
+
