@@ -110,7 +110,8 @@ def write(output: str, results: dict[str, Any]) -> None:
         "int8 file calibrated on 100 training images (the detector: its calibration split). QAT: the trainer's "
         "quantization-aware epochs on the float model (`fit(model, epochs=0, qat_epochs=Q)`, 1 % of the float "
         "learning rate, BatchNorm statistics frozen for the second half), int8 file from the learned ranges. "
-        "int8 IO: `int8_io=True` files.",
+        "int8 IO: `int8_io=True` files. QAT's epochs are extra epochs: where PTQ loses nothing (every classifier "
+        "here), its gains are those of the extra training and re-estimated BatchNorm statistics, not of int8.",
         "",
         "| model | data | metric | float epochs | QAT epochs | float | PTQ int8 | QAT Keras | QAT int8 | QAT - PTQ (points) "
         "| PTQ int8 IO | QAT int8 IO | minutes |",
