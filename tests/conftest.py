@@ -83,8 +83,15 @@ def source_0_4(tmp_path_factory):
     return result, paths
 
 
+# The TensorFlow session's longest modules (worker-minutes measured in CI, 2 cores), longest first.
+LONGEST_FIRST = [
+    "test_benchmarks", "test_train", "test_detection_train", "test_small_data", "test_notebooks",
+    "test_segmentation_train", "test_transfer", "test_cli", "test_quantization",
+]
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Deselect (not skip) what a session's backend need not repeat.
+    """Deselect (not skip) what a session's backend need not repeat; order the longest modules first.
 
     TensorFlow sessions leave out ``other_backends`` tests: they repeat on JAX and
     PyTorch what the TensorFlow session's own tests and CI's main-job command run.
@@ -98,9 +105,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     leave_out = {"tensorflow": "other_backends", "jax": "slow_on_jax"}.get(backend)
     if backend == "jax" and os.environ.get("KERAS_LIGHTNETS_ALL_JAX_TESTS") == "1":
         leave_out = None
-    if leave_out is None:
-        return
-    kept = [item for item in items if item.get_closest_marker(leave_out) is None]
-    if len(kept) != len(items):
-        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
-        items[:] = kept
+    if leave_out is not None:
+        kept = [item for item in items if item.get_closest_marker(leave_out) is None]
+        if len(kept) != len(items):
+            config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+            items[:] = kept
+    # Longest modules first: `--dist loadfile` hands modules to the two workers in this order, so the long ones start
+    # early and the short ones fill the gaps (in collection order the longest came last and one worker idled).
+    items.sort(key=lambda item: LONGEST_FIRST.index(item.module.__name__.rpartition(".")[2])
+               if item.module.__name__.rpartition(".")[2] in LONGEST_FIRST else len(LONGEST_FIRST))
