@@ -52,6 +52,7 @@ FIDELITY = [("mobilenet_v3_small", 0.98, 4), ("mobilenet_v2", 0.995, 3), ("shuff
 @pytest.mark.parametrize("name, within_two, most", FIDELITY, ids=[f[0] for f in FIDELITY])
 def test_int8_file_computes_what_the_quantization_aware_model_computes(name, within_two, most, tmp_path):
     """Fidelity on 200 held-out images: top-1 agreement >= 99.5 %, logits within a few output steps."""
+    keras.utils.set_random_seed(0)  # the kernels too: some random draws leave near-tied logits (argmax flips on one step)
     model = create_model(name, input_shape=(SIZE, SIZE, 3), classes=10, classifier_activation=None)
     realistic_weights(model, seed=1)
     qat = quantize_aware(model, _images(32, seed=2))
