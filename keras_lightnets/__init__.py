@@ -1,6 +1,6 @@
 """keras_lightnets: exact lightweight ConvNets (MobileNetV1/V2/V3/V4, ShuffleNetV1/V2) for Keras 3, built to train and ship to TFLite.
 
-Example:
+Examples:
     >>> from keras_lightnets import MobileNetV3Large, count_macs
     >>> model = MobileNetV3Large(input_shape=(224, 224, 3))
     >>> model.count_params()
@@ -50,7 +50,7 @@ from keras_lightnets.registry import create_model, list_models  # noqa: E402
 from keras_lightnets import detection  # noqa: E402  (registers the ssdlite_* detectors)
 from keras_lightnets import segmentation  # noqa: E402  (registers the lraspp_* and deeplabv3_* segmenters)
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "MobileNetV1", "MobileNetV2", "MobileNetV3Large", "MobileNetV3Small", "MobileNetV4", "ShuffleNetV1", "ShuffleNetV2",

@@ -105,7 +105,7 @@ def make_divisible(value: float, divisor: int = 8, min_value: int | None = None)
         divisor: the multiple to round to (>= 1).
         min_value: the smallest result; defaults to ``divisor``.
 
-    Example:
+    Examples:
         >>> make_divisible(32 * 0.35), make_divisible(18), make_divisible(1280 * 1.4)
         (16, 24, 1792)
     """
@@ -160,7 +160,7 @@ def pool_block(
             see the module docstring).
         name: the pooling layer's name (``name_pad`` for the padding layer).
 
-    Example:
+    Examples:
         >>> import keras
         >>> inputs = keras.Input((112, 112, 24))
         >>> pool_block(inputs, "max", padding="symmetric", name="stem_pool").shape
@@ -216,7 +216,7 @@ def conv_block(
         name: the prefix of every layer name: ``name``, ``name_bn``, ``name_act``
             (and ``name_pad`` for a symmetric strided conv).
 
-    Example:
+    Examples:
         >>> import keras
         >>> inputs = keras.Input((32, 32, 3))
         >>> conv_block(inputs, 16, 3, 2, activation="hard_swish", name="stem").shape
@@ -308,10 +308,13 @@ def depthwise_separable(
         dilation_rate: dilation (>= 1) of the depthwise conv (stride 1 only);
             used for ``output_stride`` 16 / 8.
         activation: activation after both convs (see :func:`conv_block`).
-        batch_norm, bn_momentum, bn_epsilon, padding: as in :func:`conv_block`.
+        batch_norm: as in :func:`conv_block`.
+        bn_momentum: as in :func:`conv_block`.
+        bn_epsilon: as in :func:`conv_block`.
+        padding: as in :func:`conv_block`.
         name: prefix; layers are ``name_depthwise*`` and ``name_pointwise*``.
 
-    Example:
+    Examples:
         >>> import keras
         >>> inputs = keras.Input((32, 32, 32))
         >>> depthwise_separable(inputs, 64, 2, name="block_1").shape
@@ -357,7 +360,7 @@ def squeeze(
         name: prefix of the layers (``name_pool``, ``name_reduce``,
             ``name_relu``, ``name_expand``, ``name_gate``, ``name_mul``).
 
-    Example:
+    Examples:
         >>> import keras
         >>> inputs = keras.Input((14, 14, 72))
         >>> squeeze(inputs, name="se").shape
@@ -410,11 +413,13 @@ def bottleneck(
         dilation_rate: dilation (>= 1) of the depthwise conv (stride 1 only);
             used for ``output_stride`` 16 / 8.
         batch_norm: use BatchNorm (when False the convs get biases).
-        bn_momentum, bn_epsilon, padding: as in :func:`conv_block`.
+        bn_momentum: as in :func:`conv_block`.
+        bn_epsilon: as in :func:`conv_block`.
+        padding: as in :func:`conv_block`.
         name: prefix (``name_expand``, ``name_depthwise``, ``name_se_*``,
             ``name_project``, ``name_add``).
 
-    Example:
+    Examples:
         >>> import keras
         >>> inputs = keras.Input((28, 28, 24))
         >>> bottleneck(inputs, 40, 72, 5, 2, se=True, activation="relu", name="b3").shape
@@ -483,12 +488,13 @@ def shuffle_unit(
             concatenation); default ``strides == 2``. True with ``strides=1``
             is a stage's first unit under ``output_stride`` (stride removed).
         dilation_rate: dilation (>= 1) of the depthwise conv (stride 1 only).
-        bn_momentum, bn_epsilon: BatchNorm settings (defaults: PyTorch's).
+        bn_momentum: BatchNorm settings (defaults: PyTorch's).
+        bn_epsilon: BatchNorm settings (defaults: PyTorch's).
         padding: ``"same"`` or ``"symmetric"`` for the stride-2 depthwise conv
             and average pool (see the module docstring).
         name: layer name prefix.
 
-    Example:
+    Examples:
         >>> import keras
         >>> inputs = keras.Input((28, 28, 240))
         >>> shuffle_unit(inputs, 480, 3, 2, name="stage3_unit1").shape
@@ -565,12 +571,13 @@ def shuffle_v2_unit(
             ``strides == 2``. True with ``strides=1`` is a stage's first unit
             under ``output_stride`` (stride removed).
         dilation_rate: dilation (>= 1) of the depthwise convs (stride 1 only).
-        bn_momentum, bn_epsilon: BatchNorm settings (defaults: PyTorch's).
+        bn_momentum: BatchNorm settings (defaults: PyTorch's).
+        bn_epsilon: BatchNorm settings (defaults: PyTorch's).
         padding: ``"same"`` or ``"symmetric"`` for the stride-2 depthwise
             convs (see the module docstring).
         name: layer name prefix.
 
-    Example:
+    Examples:
         >>> import keras
         >>> inputs = keras.Input((56, 56, 24))
         >>> shuffle_v2_unit(inputs, 116, 2, name="stage2_unit1").shape
@@ -657,12 +664,13 @@ def universal_inverted_bottleneck(
         layer_scale: initial value of a per-channel layer scale before the
             residual (MobileNetV4 hybrids: 1e-5), or None for none.
         dilation_rate: dilation (>= 1) of the depthwise convs (stride 1 only).
-        bn_momentum, bn_epsilon, padding: as in :func:`conv_block` (defaults:
-            PyTorch's BatchNorm).
+        bn_momentum: as in :func:`conv_block` (default: PyTorch's BatchNorm).
+        bn_epsilon: as in :func:`conv_block` (default: PyTorch's BatchNorm).
+        padding: as in :func:`conv_block`.
         name: prefix (``name_start``, ``name_expand``, ``name_middle``,
             ``name_project``, ``name_scale``, ``name_add``).
 
-    Example:
+    Examples:
         >>> import keras
         >>> inputs = keras.Input((28, 28, 64))
         >>> universal_inverted_bottleneck(inputs, 96, 3.0, 5, 5, 2, name="b").shape
@@ -722,10 +730,12 @@ def fused_inverted_bottleneck(
         kernel_size: kernel (>= 1) of the expansion conv.
         strides: 1 or 2.
         activation: activation after the expansion (see :func:`conv_block`).
-        bn_momentum, bn_epsilon, padding: as in :func:`conv_block`.
+        bn_momentum: as in :func:`conv_block`.
+        bn_epsilon: as in :func:`conv_block`.
+        padding: as in :func:`conv_block`.
         name: prefix (``name_expand``, ``name_project``, ``name_add``).
 
-    Example:
+    Examples:
         >>> import keras
         >>> inputs = keras.Input((112, 112, 32))
         >>> fused_inverted_bottleneck(inputs, 48, 4.0, 3, 2, name="b").shape
@@ -777,12 +787,14 @@ def mobile_mqa(
         kv_strides: 1 or 2: down-sampling of key and value.
         kv_kernel_size: kernel (>= 1) of the key/value down-sampling convs.
         layer_scale: initial layer-scale value, or None for none.
-        bn_momentum, bn_epsilon, padding: as in :func:`conv_block`.
+        bn_momentum: as in :func:`conv_block`.
+        bn_epsilon: as in :func:`conv_block`.
+        padding: as in :func:`conv_block`.
         name: prefix (``name_norm``, ``name_query``, ``name_key_down[_bn]``,
             ``name_key``, ``name_value_down[_bn]``, ``name_value``,
             ``name_attention``, ``name_output``, ``name_scale``, ``name_add``).
 
-    Example:
+    Examples:
         >>> import keras
         >>> inputs = keras.Input((14, 14, 160))
         >>> mobile_mqa(inputs, 160, 4, 64, kv_strides=2, name="b").shape

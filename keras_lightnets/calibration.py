@@ -25,7 +25,7 @@ def calibration_samples(
         shape: the model's batch-1 input shape ``(1, H, W, C)``.
         limit: the most samples to yield (>= 1).
 
-    Example:
+    Examples:
         >>> generator = calibration_samples(np.zeros((4, 32, 32, 3)), (1, 32, 32, 3), 2)
         >>> len(list(generator()))
         2
@@ -85,7 +85,7 @@ def with_progress(
         calibration: a generator function from :func:`calibration_samples`.
         total: the number of images it yields (the bar's length).
 
-    Example:
+    Examples:
         >>> generator = with_progress(calibration_samples(images, (1, 32, 32, 3), 8), 8)  # doctest: +SKIP
     """
 

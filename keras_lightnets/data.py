@@ -65,7 +65,7 @@ class Data:
         Args:
             split: ``"val"`` or ``"test"``.
 
-        Example:
+        Examples:
             >>> x_test, y_test = digits().arrays("test")
             >>> x_test.shape
             (450, 32, 32, 3)
@@ -84,7 +84,7 @@ class Data:
         Args:
             folder: an existing folder (e.g. the training log folder).
 
-        Example:
+        Examples:
             >>> data.write_splits("logs/")  # doctest: +SKIP
         """
         path = os.path.join(os.path.abspath(folder), "splits.json")
@@ -101,7 +101,7 @@ def augmentation(shift: float = 0.1, zoom: float = 0.1, seed: int | None = None)
         zoom: largest zoom in/out as a fraction, in [0, 0.5).
         seed: random seed.
 
-    Example:
+    Examples:
         >>> augment = augmentation(0.1, 0.1, seed=0)
     """
     shift = check_float("shift", shift, low=0.0, high=0.5, high_inclusive=False)
@@ -131,7 +131,7 @@ def photo_augmentation(
         color: light colour jitter.
         seed: random seed.
 
-    Example:
+    Examples:
         >>> augment = photo_augmentation(flip=False, seed=0)
         >>> [layer.__class__.__name__ for layer in augment.layers]
         ['RandomZoom', 'RandomTranslation', 'RandomBrightness', 'RandomContrast']
@@ -161,7 +161,7 @@ def check_fractions(val_fraction: Any, test_fraction: Any) -> tuple[float, float
         val_fraction: share of the images for validation.
         test_fraction: share of the images for the test.
 
-    Example:
+    Examples:
         >>> check_fractions(0.1, 0.2)
         (0.1, 0.2)
     """
@@ -235,7 +235,7 @@ def digits(
             (>= 1), for few-shot experiments; val and test are unchanged.
         seed: split and shuffle seed (>= 0).
 
-    Example:
+    Examples:
         >>> data = digits(input_size=32)
         >>> data.input_shape, data.num_classes, data.counts
         ((32, 32, 3), 10, {'train': 1079, 'val': 268, 'test': 450})
@@ -296,7 +296,7 @@ def list_images(folder: str) -> list[str]:
     Args:
         folder: a folder; searched recursively.
 
-    Example:
+    Examples:
         >>> list_images("photos/cat")  # doctest: +SKIP
         ['photos/cat/1.jpg', 'photos/cat/2.png']
     """
@@ -335,7 +335,7 @@ def check_image(path: str) -> tuple[str, int, str]:
     Args:
         path: an image file.
 
-    Example:
+    Examples:
         >>> check_image("photos/cat.jpg")  # doctest: +SKIP
         ('photos/cat.jpg', 6, '')
     """
@@ -373,7 +373,7 @@ def load_image(path: Any, orientation: Any, size: Any) -> Any:
         orientation: its EXIF orientation, 1-8 (see :func:`check_image`).
         size: an int (square) or ``(height, width)``.
 
-    Example:
+    Examples:
         >>> image = load_image("photos/cat.jpg", 1, 224)  # doctest: +SKIP
     """
     import tensorflow as tf
@@ -404,7 +404,7 @@ def jitter_colours(image: Any, seed: Any) -> Any:
         image: ``[H, W, 3]`` float tensor in [0, 255].
         seed: a ``[2]`` int32 tensor (``tf.random`` stateless seed).
 
-    Example:
+    Examples:
         >>> import tensorflow as tf
         >>> jitter_colours(tf.fill((4, 4, 3), 128.0), tf.constant([1, 2])).shape
         TensorShape([4, 4, 3])
@@ -435,7 +435,7 @@ def load_images(
         strict: refuse unreadable images instead of skipping them.
         progress: show a progress bar while checking.
 
-    Example:
+    Examples:
         >>> images = load_images("calibration/", 224, limit=100)  # doctest: +SKIP
         >>> images.shape  # doctest: +SKIP
         (100, 224, 224, 3)
@@ -512,7 +512,7 @@ def image_folder(
         progress: show a progress bar while checking the images.
         seed: split and shuffle seed (>= 0).
 
-    Example:
+    Examples:
         >>> data = image_folder("flowers/", input_size=160)  # doctest: +SKIP
         >>> data.counts  # doctest: +SKIP
         {'train': 2936, 'val': 367, 'test': 367}

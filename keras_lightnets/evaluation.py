@@ -25,7 +25,7 @@ class Report:
     def table(self) -> str:
         """The per-class table and the confusion matrix as text.
 
-        Example:
+        Examples:
             >>> print(classification_report([0, 1], [0, 0], ["cat", "dog"]).table())  # doctest: +SKIP
         """
         width = max(8, *(len(n) for n in self.class_names))
@@ -50,7 +50,7 @@ def classification_report(y_true: Any, y_pred: Any, class_names: list[str]) -> R
         y_pred: predicted class indices (N,).
         class_names: one name per class.
 
-    Example:
+    Examples:
         >>> report = classification_report([0, 1, 1], [0, 1, 0], ["cat", "dog"])
         >>> report.recall.tolist(), report.accuracy
         ([1.0, 0.5], 0.6666666666666666)
@@ -76,7 +76,7 @@ def new_figure(**options: Any) -> tuple[Any, Any]:
     Args:
         **options: ``matplotlib.pyplot.subplots`` arguments (``nrows``, ``ncols``, ``figsize``...).
 
-    Example:
+    Examples:
         >>> figure, axes = new_figure(figsize=(6, 5))  # doctest: +SKIP
     """
     import matplotlib
@@ -94,7 +94,7 @@ def save_figure(figure: Any, path: str) -> str:
         figure: from :func:`new_figure`.
         path: the ``.png`` file to write.
 
-    Example:
+    Examples:
         >>> save_figure(figure, "logs/curves.png")  # doctest: +SKIP
     """
     import matplotlib.pyplot as plt
@@ -113,7 +113,7 @@ def plot_confusion(report: Report, path: str) -> str:
         report: from :func:`classification_report`.
         path: the ``.png`` file to write (atomically).
 
-    Example:
+    Examples:
         >>> plot_confusion(report, "logs/confusion.png")  # doctest: +SKIP
     """
     classes = len(report.class_names)
@@ -142,7 +142,7 @@ def plot_history(history: dict[str, list[float]], path: str) -> str:
             a detector's ``val_map`` / ``val_ap50``).
         path: the ``.png`` file to write (atomically).
 
-    Example:
+    Examples:
         >>> plot_history(result.history, "logs/curves.png")  # doctest: +SKIP
     """
     figure, axes = new_figure(ncols=2, figsize=(10, 4))

@@ -14,7 +14,7 @@ converter fold every shape computation), builtin-ops-only conversion, full
 integer int8 with calibration from arrays, datasets or generators, atomic
 writes, and a report of size, ops and error against Keras.
 
-Example:
+Examples:
     >>> from keras_lightnets import MobileNetV3Small
     >>> from keras_lightnets.export import to_tflite
     >>> model = MobileNetV3Small(input_shape=(224, 224, 3))
@@ -38,6 +38,7 @@ import keras
 import numpy as np
 
 from keras_lightnets.calibration import calibration_samples, with_progress
+from keras_lightnets.deprecation import moved_from
 from keras_lightnets.files import atomic_target, check_output_path, quiet_native_logs
 from keras_lightnets.litert import Comparison, compare, order_outputs, run_tflite, tflite_ops
 from keras_lightnets.quantization import is_quantize_aware
@@ -78,7 +79,7 @@ def register_tflite_writer(task: str, writer: Callable[..., Any]) -> None:
         task: a model task (``"detection"``, ``"segmentation"``).
         writer: the function that writes the file.
 
-    Example:
+    Examples:
         >>> register_tflite_writer("detection", detector_to_tflite)  # doctest: +SKIP
     """
     check_choice("task", task, ("detection", "segmentation"))
@@ -162,7 +163,7 @@ def to_saved_model(model: keras.Model, path: Any, *, overwrite: bool = False) ->
     Returns:
         The absolute path written.
 
-    Example:
+    Examples:
         >>> to_saved_model(model, "exported/v3_small")  # doctest: +SKIP
     """
     if not isinstance(model, keras.Model):
@@ -188,7 +189,7 @@ def converter_options(quantization: str, calibration: Any, int8_io: bool) -> dic
             ranges); None for the other precisions.
         int8_io: int8 input and output tensors (int8 only).
 
-    Example:
+    Examples:
         >>> converter_options("float32", None, False)["target_spec"]["supported_ops"]  # doctest: +SKIP
         [<OpsSet.TFLITE_BUILTINS: 'TFLITE_BUILTINS'>]
     """
@@ -281,7 +282,7 @@ def to_tflite(
         A :class:`TFLiteReport` (path, quantization, size, op counts, input shape,
         comparison).
 
-    Example:
+    Examples:
         >>> report = to_tflite(model, "model_int8.tflite", "int8", images)  # doctest: +SKIP
         >>> print(report.summary())  # doctest: +SKIP
     """
@@ -358,7 +359,7 @@ def tflite_graph(model: keras.Model, quantization: str, hard_swish: str, absorb_
         hard_swish: ``"auto"`` (decomposed in int8), ``"fused"`` or ``"decomposed"``.
         absorb_shuffle: absorb channel shuffles (grouped convs densified first).
 
-    Example:
+    Examples:
         >>> graph = tflite_graph(model, "int8", "auto", True)  # doctest: +SKIP
     """
     if is_quantize_aware(model):  # built in LiteRT's int8 spellings already (keras_lightnets.quantization)
@@ -466,7 +467,7 @@ def labels_path(path: str) -> str:
     Args:
         path: the ``.tflite`` file.
 
-    Example:
+    Examples:
         >>> labels_path("out/v3_int8.tflite")
         'out/v3_int8.labels.txt'
     """
@@ -488,7 +489,7 @@ def to_onnx(
             model has ``None`` spatial dimensions.
         overwrite: replace an existing file.
 
-    Example:
+    Examples:
         >>> to_onnx(model, "model.onnx")  # doctest: +SKIP
     """
     shape = _input_shape(model, input_size)
@@ -517,3 +518,5 @@ def to_onnx(
 
 if __name__ == "__main__":
     _child_main(sys.argv[1])
+
+__getattr__ = moved_from(__name__)  # names that moved from here (keras_lightnets.deprecation.MOVED)

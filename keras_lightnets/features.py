@@ -45,7 +45,7 @@ def feature_info(model: keras.Model) -> list[dict[str, Any]]:
     Args:
         model: a model built by this package (or reloaded from its ``.keras`` file).
 
-    Example:
+    Examples:
         >>> from keras_lightnets import MobileNetV2
         >>> m = MobileNetV2(include_top=False, features_only=True, out_indices=(3, 4))
         >>> [(f["name"], f["reduction"], f["channels"]) for f in feature_info(m)]
@@ -77,7 +77,7 @@ def backbone(name: str, taps: str = "ssdlite", **kwargs: Any) -> keras.Model:
         **kwargs: passed to the model function (``input_shape``, ``alpha``,
             ``output_stride``, ``weights``, ...); ``include_top`` is False.
 
-    Example:
+    Examples:
         >>> model = backbone("mobilenet_v3_large", input_shape=(320, 320, 3))
         >>> [f["channels"] for f in model.feature_info]
         [672, 960]

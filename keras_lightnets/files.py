@@ -26,7 +26,7 @@ def check_output_path(path: Any, overwrite: bool, suffix: str | None = None) -> 
         overwrite: allow replacing an existing file.
         suffix: the ending the path must have, or None.
 
-    Example:
+    Examples:
         >>> check_output_path("/tmp/new_file.tflite", False, ".tflite")
         '/tmp/new_file.tflite'
     """
@@ -55,7 +55,7 @@ def atomic_target(path: str, directory: bool = False) -> Iterator[str]:
         path: the final file or folder.
         directory: the target is a folder (replaced as a whole).
 
-    Example:
+    Examples:
         >>> with atomic_target("/tmp/report.txt") as temporary:
         ...     _ = open(temporary, "w").write("done")
     """
@@ -95,7 +95,7 @@ def hidden_log_line(line: str, level: int) -> bool:
             from 2 also CUDA's "failed call to cuInit" error, which a TensorFlow
             build with CUDA support logs on every machine without a GPU driver.
 
-    Example:
+    Examples:
         >>> hidden_log_line("I0000 00:00:1796022508.96 14230 port.cc:153] oneDNN custom operations are on.", 2)
         True
     """
@@ -117,7 +117,7 @@ def quiet_native_logs() -> Iterator[None]:
     captured and passed on afterwards, minus :func:`hidden_log_line` lines;
     errors and Python warnings pass. Level 0 captures nothing.
 
-    Example:
+    Examples:
         >>> with quiet_native_logs():
         ...     pass
     """

@@ -13,6 +13,7 @@ from typing import Any, Callable
 import keras
 import numpy as np
 
+from keras_lightnets.deprecation import moved_from
 from keras_lightnets.validation import check_int
 
 __all__ = ["keras_latency", "median_seconds"]
@@ -26,7 +27,7 @@ def median_seconds(step: Callable[[], Any], runs: int = 50, warmup: int = 5) -> 
         runs: timed calls (>= 1).
         warmup: untimed calls first (>= 0).
 
-    Example:
+    Examples:
         >>> median_seconds(lambda: sum(range(1000)), runs=5, warmup=1) < 1.0
         True
     """
@@ -54,7 +55,7 @@ def keras_latency(model: keras.Model, x: np.ndarray, runs: int = 50, warmup: int
         runs: timed calls (>= 1).
         warmup: untimed calls first (>= 0).
 
-    Example:
+    Examples:
         >>> keras_latency(model, images[:1])  # doctest: +SKIP
     """
     x = np.asarray(x, dtype=np.float32)
@@ -81,3 +82,5 @@ def keras_latency(model: keras.Model, x: np.ndarray, runs: int = 50, warmup: int
     forward = tf.function(lambda inputs: model(inputs, training=False), jit_compile=False)
     tensor = tf.constant(x)
     return median_seconds(lambda: forward(tensor).numpy(), runs, warmup)
+
+__getattr__ = moved_from(__name__)  # names that moved from here (keras_lightnets.deprecation.MOVED)

@@ -40,7 +40,7 @@ class HardSigmoid(layers.Layer):
 
     Used as the squeeze-and-excitation gate. Output is in [0, 1].
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> HardSigmoid()(np.array([-4.0, 0.0, 4.0])).numpy().tolist()
         [0.0, 0.5, 1.0]
@@ -70,7 +70,7 @@ class HardSwish(layers.Layer):
             :func:`keras_lightnets.export.to_tflite` switches it on for int8.
         **kwargs: ``keras.layers.Layer`` arguments (``name``, ``dtype``).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> HardSwish()(np.array([-4.0, 0.0, 4.0])).numpy().tolist()
         [-0.0, 0.0, 4.0]
@@ -108,7 +108,7 @@ class ChannelShuffle(layers.Layer):
         groups: number of groups (>= 1); must divide the channel count
             (checked when the layer is built).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> x = np.arange(8, dtype="float32").reshape(1, 1, 1, 8)
         >>> ChannelShuffle(2)(x).numpy().ravel().tolist()
@@ -163,7 +163,7 @@ class ChannelSplit(layers.Layer):
         sizes: None, or the piece sizes (each >= 1), summing to the channel
             count (checked when the layer is built).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> left, right = ChannelSplit()(np.zeros((1, 4, 4, 6), "float32"))
         >>> tuple(left.shape), tuple(right.shape)
@@ -235,7 +235,7 @@ class AveragePooling2D(layers.AveragePooling2D):
         **kwargs: ``keras.layers.AveragePooling2D`` arguments (``pool_size``,
             ``strides``, ``padding``, ``name``).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> x = np.arange(16, dtype="float32").reshape(1, 4, 4, 1)
         >>> keras.ops.convert_to_numpy(AveragePooling2D(3, 2, padding="same")(x))[0, :, :, 0].tolist()
@@ -298,7 +298,7 @@ class LayerScale(layers.Layer):
         init_value: the initial value of every ``gamma`` entry (finite float).
         **kwargs: ``keras.layers.Layer`` arguments (``name``, ``dtype``).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> LayerScale(0.5)(np.ones((1, 2, 2, 3), "float32")).numpy()[0, 0, 0].tolist()
         [0.5, 0.5, 0.5]
@@ -341,7 +341,7 @@ class MultiQueryAttention(layers.Layer):
         num_heads: query heads (>= 1).
         **kwargs: ``keras.layers.Layer`` arguments (``name``, ``dtype``).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> q = np.ones((1, 4, 4, 2 * 8), "float32"); kv = np.ones((1, 2, 2, 8), "float32")
         >>> MultiQueryAttention(2)([q, kv, kv]).shape
@@ -383,7 +383,7 @@ def activation_layer(kind: str, name: str) -> layers.Layer:
             ``"hard_sigmoid"``, ``"gelu"`` (exact, erf-based: PyTorch's ``nn.GELU()``).
         name: the layer name.
 
-    Example:
+    Examples:
         >>> activation_layer("relu6", name="stem_act").max_value
         6.0
     """

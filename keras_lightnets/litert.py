@@ -30,7 +30,7 @@ def order_outputs(path: str, names: list[str] | None = None) -> None:
         names: the signature's output names in the wanted order; None: Keras'
             ``output_0``, ``output_1``, ... in numeric order.
 
-    Example:
+    Examples:
         >>> order_outputs("detector_raw.tflite")  # doctest: +SKIP
     """
     from tensorflow.lite.tools import flatbuffer_utils
@@ -67,7 +67,7 @@ def tflite_ops(path: Any) -> dict[str, int]:
     Args:
         path: a ``.tflite`` file.
 
-    Example:
+    Examples:
         >>> tflite_ops("v3_small.tflite")["HARD_SWISH"]  # doctest: +SKIP
         19
     """
@@ -97,7 +97,7 @@ def tflite_delegation(path: Any) -> Delegation:
     Args:
         path: a ``.tflite`` file.
 
-    Example:
+    Examples:
         >>> tflite_delegation("v3_small_int8.tflite")  # doctest: +SKIP
         Delegation(partitions=1, undelegated={})
     """
@@ -135,7 +135,7 @@ def run_tflite(path: Any, x: Any, *, num_threads: int | None = None, all_outputs
         all_outputs: return a tuple with every output of the file (in its order,
             e.g. a detector's boxes, classes, scores, count), not only the first.
 
-    Example:
+    Examples:
         >>> probabilities = run_tflite("v3_small.tflite", images)  # doctest: +SKIP
     """
     check_bool("all_outputs", all_outputs)
@@ -178,7 +178,7 @@ def compare(model: keras.Model, path: Any, x: Any) -> Comparison:
         path: the ``.tflite`` file converted from it.
         x: images (N, H, W, C) as the model expects.
 
-    Example:
+    Examples:
         >>> compare(model, "v3_small.tflite", images).cosine  # doctest: +SKIP
         0.99998
     """
@@ -208,7 +208,7 @@ def tflite_runner(path: Any, num_threads: int | None = 2) -> Callable[[], Any]:
         path: a ``.tflite`` file.
         num_threads: interpreter threads (None: LiteRT's default).
 
-    Example:
+    Examples:
         >>> step = tflite_runner("v3_small.tflite")  # doctest: +SKIP
         >>> step()  # doctest: +SKIP
     """
@@ -233,7 +233,7 @@ def tflite_latency(path: Any, runs: int = 50, warmup: int = 5, num_threads: int 
         warmup: untimed invokes first (>= 0).
         num_threads: interpreter threads (None: LiteRT's default).
 
-    Example:
+    Examples:
         >>> tflite_latency("v3_small.tflite", num_threads=2)  # doctest: +SKIP
     """
     return median_seconds(tflite_runner(path, num_threads), runs, warmup)
@@ -245,7 +245,7 @@ def tflite_input_shape(path: Any) -> tuple[int, ...]:
     Args:
         path: a ``.tflite`` file.
 
-    Example:
+    Examples:
         >>> tflite_input_shape("v3_small.tflite")  # doctest: +SKIP
         (1, 224, 224, 3)
     """

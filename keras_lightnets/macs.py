@@ -32,7 +32,7 @@ def layer_macs(layer: keras.layers.Layer) -> int:
     Args:
         layer: a built layer (convolutions and dense layers count; others are 0).
 
-    Example:
+    Examples:
         >>> import keras
         >>> conv = keras.layers.Conv2D(8, 3, padding="same")
         >>> _ = conv(keras.Input((16, 16, 4)))
@@ -89,7 +89,7 @@ def count_macs(model: keras.Model, input_shape: tuple[int, int] | None = None) -
     Returns:
         The multiply-add count (an int).
 
-    Example:
+    Examples:
         >>> from keras_lightnets import MobileNetV2, count_macs
         >>> round(count_macs(MobileNetV2(input_shape=(224, 224, 3))) / 1e6)
         301

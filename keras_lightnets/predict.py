@@ -41,7 +41,7 @@ def class_names_of(model_path: str, count: int) -> list[str]:
         model_path: a ``.keras`` or ``.tflite`` file.
         count: the number of classifier outputs.
 
-    Example:
+    Examples:
         >>> class_names_of("flowers_int8.tflite", 5)  # doctest: +SKIP
         ['daisy', 'dandelion', 'roses', 'sunflowers', 'tulips']
     """
@@ -92,7 +92,7 @@ def predict_images(model_path: Any, images: list[Any], top: int = 5, input_size:
         top: how many classes per image (>= 1).
         input_size: square size for a model without a fixed input size (>= 32).
 
-    Example:
+    Examples:
         >>> predict_images("run.keras", ["photos/cat.jpg"], top=1)  # doctest: +SKIP
         [Prediction(path='photos/cat.jpg', classes=[('cat', 0.97)])]
     """
@@ -154,7 +154,7 @@ def is_detector(model_path: Any) -> bool:
     Args:
         model_path: a ``.keras`` or ``.tflite`` file.
 
-    Example:
+    Examples:
         >>> is_detector("det_int8.tflite")  # doctest: +SKIP
         True
     """
@@ -213,7 +213,7 @@ def detect_images(
         iou_threshold: NMS IoU for a ``.keras`` model, in [0, 1].
         max_detections: detections per image (>= 1).
 
-    Example:
+    Examples:
         >>> for found in detect_images("det.tflite", ["street.jpg"]):  # doctest: +SKIP
         ...     print(found.path, found.detections[:1])
     """
@@ -261,7 +261,7 @@ def draw_detections(found: ImageDetections, folder: Any) -> str:
         found: from :func:`detect_images`.
         folder: an output folder (created if missing).
 
-    Example:
+    Examples:
         >>> draw_detections(detect_images("det.tflite", ["street.jpg"])[0], "drawn/")  # doctest: +SKIP
         'drawn/street.png'
     """
@@ -290,7 +290,7 @@ class ImageMask(NamedTuple):
     def shares(self) -> list[tuple[str, float]]:
         """``(class name, share of the pixels)`` of the classes present, largest first.
 
-        Example:
+        Examples:
             >>> ImageMask("a.png", np.array([[0, 1, 1, 1]], np.uint8), ["background", "cat"]).shares()
             [('cat', 0.75), ('background', 0.25)]
         """
@@ -306,7 +306,7 @@ def is_segmenter(model_path: Any) -> bool:
     Args:
         model_path: a ``.keras`` or ``.tflite`` file.
 
-    Example:
+    Examples:
         >>> is_segmenter("seg_int8.tflite")  # doctest: +SKIP
         True
     """
@@ -332,7 +332,7 @@ def segment_images(model_path: Any, images: list[Any]) -> list[ImageMask]:
         model_path: a segmenter ``.keras`` file or its ``.tflite`` export.
         images: image files and/or folders of images.
 
-    Example:
+    Examples:
         >>> for found in segment_images("seg_int8.tflite", ["street.jpg"]):  # doctest: +SKIP
         ...     print(found.path, found.shares()[:2])
     """
@@ -366,7 +366,7 @@ def write_mask(found: ImageMask, folder: Any) -> tuple[str, str]:
         found: from :func:`segment_images`.
         folder: an output folder (created if missing).
 
-    Example:
+    Examples:
         >>> write_mask(segment_images("seg.tflite", ["street.jpg"])[0], "masks/")  # doctest: +SKIP
         ('masks/street.png', 'masks/street_overlay.png')
     """

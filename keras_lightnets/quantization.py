@@ -139,7 +139,7 @@ class ActivationQuantizer(_Quantizing):
             ranges, e.g. softmax), or None to track it.
         **kwargs: ``keras.layers.Layer`` arguments.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> q = ActivationQuantizer()
         >>> y = q(np.linspace(-1.0, 1.0, 11, dtype="float32"), training=True)
@@ -179,7 +179,7 @@ class QuantizedHardSwish(_Quantizing):
         momentum: moving-average momentum of the ranges, in [0, 1).
         **kwargs: ``keras.layers.Layer`` arguments.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> y = QuantizedHardSwish()(np.array([-4.0, 0.0, 4.0], dtype="float32"), training=True)
     """
@@ -201,7 +201,7 @@ class QuantizedHardSigmoid(_Quantizing):
         momentum: moving-average momentum of the ranges, in [0, 1).
         **kwargs: ``keras.layers.Layer`` arguments.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> y = QuantizedHardSigmoid()(np.array([-4.0, 0.0, 4.0], dtype="float32"), training=True)
     """
@@ -224,7 +224,7 @@ class QuantizedRescaling(_Quantizing):
         momentum: moving-average momentum of the ranges, in [0, 1).
         **kwargs: ``keras.layers.Layer`` arguments.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> y = QuantizedRescaling(1 / 127.5, -1.0)(np.array([0.0, 255.0], dtype="float32"), training=True)
     """
@@ -273,7 +273,7 @@ class QuantizedConv(_Quantizing):
         momentum: moving-average momentum of the output range, in [0, 1).
         **kwargs: ``keras.layers.Layer`` arguments.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> conv = QuantizedConv("conv", 8, (3, 3), padding="same", batch_norm=True, activation="relu6")
         >>> tuple(conv(np.ones((1, 8, 8, 3), "float32"), training=True).shape)
@@ -593,7 +593,7 @@ def is_quantize_aware(model: Any) -> bool:
     Args:
         model: any object (a Keras model to be True).
 
-    Example:
+    Examples:
         >>> from keras_lightnets import create_model
         >>> is_quantize_aware(create_model("mobilenet_v1_025", input_shape=(32, 32, 3), classes=2))
         False
@@ -612,7 +612,7 @@ def freeze_batch_norm(model: keras.Model, frozen: bool = True) -> int:
         model: a model from :func:`quantize_aware`.
         frozen: True to freeze, False to let the statistics update again.
 
-    Example:
+    Examples:
         >>> freeze_batch_norm(qat_model)  # doctest: +SKIP
         34
     """
@@ -648,7 +648,7 @@ def quantize_aware(model: keras.Model, calibration: Any = None, *, momentum: flo
         The quantization-aware model (same inputs and outputs; ``class_names``,
         ``task`` and ``feature_info`` carried over).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from keras_lightnets import create_model
         >>> model = create_model("mobilenet_v2_035", input_shape=(32, 32, 3), classes=3)
@@ -677,7 +677,7 @@ def observe(model: keras.Model, images: Any) -> int:
         model: a model from :func:`quantize_aware`.
         images: an array (N, H, W, C) or an iterable of arrays or ``(images, labels)`` batches.
 
-    Example:
+    Examples:
         >>> observe(qat_model, images)  # doctest: +SKIP
         64
     """

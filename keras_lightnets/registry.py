@@ -32,7 +32,7 @@ from keras_lightnets.models.shufflenet_v2 import SHUFFLENET_V2_CHANNELS
 from keras_lightnets.validation import check_bool, check_choice
 from keras_lightnets.weights import Pretrained, pretrained_for
 
-__all__ = ["TASKS", "ModelEntry", "create_model", "get_entry", "list_models", "models_table", "register_model"]
+__all__ = ["TASKS", "ModelEntry", "create_model", "get_entry", "families_table", "list_models", "models_table", "register_model"]
 
 TASKS = ("classification", "detection", "segmentation")
 
@@ -203,7 +203,7 @@ def register_model(entry: ModelEntry) -> None:
         entry: a :class:`ModelEntry` whose name is not registered yet and whose
             ``task`` is one of :data:`TASKS`.
 
-    Example:
+    Examples:
         >>> register_model(get_entry("mobilenet_v2")._replace(name="my_net"))  # doctest: +SKIP
     """
     if not isinstance(entry, ModelEntry):
@@ -223,7 +223,7 @@ def list_models(pretrained: bool = False, task: str | None = None) -> list[str]:
         pretrained: only names with at least one entry in ``get_entry(name).pretrained``.
         task: only the variants of one of :data:`TASKS`; None lists every task.
 
-    Example:
+    Examples:
         >>> "mobilenet_v3_large" in list_models()
         True
         >>> "shufflenet_v1_g3_x1_0" in list_models(pretrained=True)
@@ -246,7 +246,7 @@ def get_entry(name: str) -> ModelEntry:
     Args:
         name: a registered name (see :func:`list_models`).
 
-    Example:
+    Examples:
         >>> get_entry("mobilenet_v2_035").fixed
         {'alpha': 0.35}
     """
@@ -268,7 +268,7 @@ def create_model(name: str, **kwargs: Any) -> keras.Model:
         name: a registered name (see :func:`list_models`).
         **kwargs: arguments of the model function (``input_shape``, ``classes``, ...).
 
-    Example:
+    Examples:
         >>> model = create_model("mobilenet_v3_small", input_shape=(96, 96, 3), classes=10)
         >>> model.output_shape
         (None, 10)
@@ -303,7 +303,7 @@ def models_table(task: str = "classification") -> str:
     Args:
         task: one of :data:`TASKS`.
 
-    Example:
+    Examples:
         >>> models_table().splitlines()[0].startswith("| registry name |")
         True
     """
@@ -317,5 +317,34 @@ def models_table(task: str = "classification") -> str:
         lines.append(
             f"| `{entry.name}` | {_call(entry)} | {entry.params:,d} | {entry.trainable:,d} | "
             f"{entry.macs / 1e6:.1f} M | {entry.paper_macs} | {pretrained} |"
+        )
+    return "\n".join(lines)
+
+
+def families_table() -> str:
+    """The README's short Markdown table: one row per task and family, from the registry's metadata.
+
+    Rows give the number of registered names, the range of trainable parameters and of MAdds
+    (224x224 classifiers; detectors and segmenters at their default input) and the published
+    checkpoint sources; :func:`models_table` lists every name.
+
+    Examples:
+        >>> families_table().splitlines()[0]
+        '| task | family | names | trainable params | MAdds | pretrained |'
+    """
+    groups: dict[tuple[str, str], list[ModelEntry]] = {}
+    for entry in _REGISTRY.values():
+        groups.setdefault((entry.task, entry.family), []).append(entry)
+    lines = ["| task | family | names | trainable params | MAdds | pretrained |", "|---|---|---:|---:|---:|---|"]
+
+    def span(values: list[float], digits: int) -> str:
+        low, high = (f"{value:.{digits}f}" for value in (min(values), max(values)))
+        return f"{low} M" if low == high else f"{low}-{high} M"
+
+    for (task, family), entries in groups.items():
+        sources = sorted({p.tag.split(":")[0] for entry in entries for p in entry.pretrained})
+        lines.append(
+            f"| {task} | {family} | {len(entries)} | {span([e.trainable / 1e6 for e in entries], 1)} | "
+            f"{span([e.macs / 1e6 for e in entries], 0)} | {', '.join(sources)} |"
         )
     return "\n".join(lines)

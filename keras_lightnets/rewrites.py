@@ -40,7 +40,7 @@ def with_spellings(model: keras.Model, *, hard_swish: bool, average_pooling: boo
             :class:`~keras_lightnets.layers.AveragePooling2D` (a depthwise
             convolution and a ``MUL`` instead of ``AVERAGE_POOL_2D``).
 
-    Example:
+    Examples:
         >>> int8_graph = with_spellings(model, hard_swish=True, average_pooling=True)  # doctest: +SKIP
     """
     check_bool("hard_swish", hard_swish)
@@ -77,7 +77,7 @@ def densify_group_convolutions(model: keras.Model, max_group_channels: int = 8) 
         model: a functional Keras model (nested models are left as they are).
         max_group_channels: the widest group (>= 1 input channels) to densify.
 
-    Example:
+    Examples:
         >>> from keras_lightnets import ShuffleNetV1
         >>> model = ShuffleNetV1(groups=8, scale=0.25, input_shape=(224, 224, 3))
         >>> dense = densify_group_convolutions(model)
@@ -417,7 +417,7 @@ def absorb_channel_shuffle(model: keras.Model, max_parts: int | None = 4) -> ker
     Returns:
         A new model with the same weights rearranged, or ``model`` itself.
 
-    Example:
+    Examples:
         >>> from keras_lightnets import ShuffleNetV2
         >>> model = ShuffleNetV2(scale=0.5, input_shape=(224, 224, 3))
         >>> fast = absorb_channel_shuffle(model, max_parts=None)

@@ -156,7 +156,7 @@ def digit_photos(
         size_range: smallest and largest side in pixels, in [32, 1024].
         seed: random seed (>= 0); the same seed writes the same files.
 
-    Example:
+    Examples:
         >>> root = digit_photos(tmp / "digits", classes=(5, 6, 7, 8, 9))  # doctest: +SKIP
     """
     from sklearn.datasets import load_digits
@@ -230,7 +230,7 @@ def shape_photos(
         size_range: smallest and largest side in pixels, in [32, 1024].
         seed: random seed (>= 0).
 
-    Example:
+    Examples:
         >>> root = shape_photos(tmp / "shapes", counts={"train": 100, "val": 20, "test": 20})  # doctest: +SKIP
     """
     seed = check_int("seed", seed, low=0)
@@ -366,7 +366,7 @@ def detection_photos(
         size_range: smallest and largest side in pixels, in [64, 1024].
         seed: random seed (>= 0).
 
-    Example:
+    Examples:
         >>> root = detection_photos(tmp / "boxes", "yolo", counts={"train": 50, "val": 10, "test": 10})  # doctest: +SKIP
     """
     root, layout, seed, counts, (low_objects, high_objects), (low, high) = _check_labelled(
@@ -427,7 +427,7 @@ def segmentation_photos(
         size_range: smallest and largest side in pixels, in [64, 1024].
         seed: random seed (>= 0).
 
-    Example:
+    Examples:
         >>> root = segmentation_photos(tmp / "masks", counts={"train": 50, "val": 10, "test": 10})  # doctest: +SKIP
     """
     root, layout, seed, counts, (low_objects, high_objects), (low, high) = _check_labelled(

@@ -52,7 +52,7 @@ class Task:
             seed: split and shuffle seed (>= 0).
             **options: the loader's other arguments (``val_fraction``, ``flip``, ``strict``, ``progress``...).
 
-        Example:
+        Examples:
             >>> data = ClassificationTask().load_folder("flowers/", 224, 32, 0)  # doctest: +SKIP
         """
         return image_folder(path, input_size=input_size, batch_size=batch_size, seed=seed, **options)
@@ -65,7 +65,7 @@ class Task:
             data: the data the model is trained on.
             **kwargs: model arguments (``dropout=0.2``, ``bn_momentum=...``).
 
-        Example:
+        Examples:
             >>> model = ClassificationTask().build("mobilenet_v3_small", data)  # doctest: +SKIP
         """
         raise NotImplementedError
@@ -76,7 +76,7 @@ class Task:
         Args:
             name: a registered model name of this task.
 
-        Example:
+        Examples:
             >>> ClassificationTask().pretrained_arguments("mobilenet_v3_small")
             {}
         """
@@ -89,7 +89,7 @@ class Task:
             dataset: one split of ``data`` (``data.train``, ``data.val`` or ``data.test``).
             data: the data it belongs to (class count, names).
 
-        Example:
+        Examples:
             >>> train = ClassificationTask().prepare(data.train, data)  # doctest: +SKIP
         """
         return dataset
@@ -101,7 +101,7 @@ class Task:
             label_smoothing: in [0, 1), for the tasks whose loss has it.
             model: the model being compiled (detection's loss needs its anchors).
 
-        Example:
+        Examples:
             >>> ClassificationTask().loss(0.1).name
             'categorical_crossentropy'
         """
@@ -113,7 +113,7 @@ class Task:
         Args:
             layer_name: a layer of the model.
 
-        Example:
+        Examples:
             >>> ClassificationTask().is_head("logits")
             True
         """
@@ -126,7 +126,7 @@ class Task:
             val: the prepared validation split.
             data: the data.
 
-        Example:
+        Examples:
             >>> ClassificationTask().callbacks(None, None)
             []
         """
@@ -138,7 +138,7 @@ class Task:
         Args:
             model: the model being compiled (segmentation's mean IoU needs its class count).
 
-        Example:
+        Examples:
             >>> ClassificationTask().metrics()
             ['accuracy']
         """
@@ -151,7 +151,7 @@ class Task:
             model: a model compiled with :meth:`loss` and :meth:`metrics`.
             dataset: a split after :meth:`prepare`.
 
-        Example:
+        Examples:
             >>> task.evaluate(model, task.prepare(data.test, data))["accuracy"]  # doctest: +SKIP
             0.93
         """
@@ -165,7 +165,7 @@ class Task:
             data: its data.
             log_dir: a folder for plots, or None.
 
-        Example:
+        Examples:
             >>> print(ClassificationTask().report(result.model, data, "logs/"))  # doctest: +SKIP
         """
         raise NotImplementedError
@@ -177,7 +177,7 @@ class Task:
             path: the exported file.
             data: the data whose test split scores it.
 
-        Example:
+        Examples:
             >>> ClassificationTask().score_tflite("model_int8.tflite", data)  # doctest: +SKIP
             0.92
         """
@@ -187,7 +187,7 @@ class Task:
 class ClassificationTask(Task):
     """Image classification: softmax classifier, cross-entropy with label smoothing, accuracy.
 
-    Example:
+    Examples:
         >>> task = ClassificationTask()
         >>> task.monitor, task.head_layers
         ('val_accuracy', ('logits', 'predictions'))
@@ -222,7 +222,7 @@ class ClassificationTask(Task):
             model: a classifier.
             data: its data.
 
-        Example:
+        Examples:
             >>> truth, predicted = ClassificationTask().predictions(model, data)  # doctest: +SKIP
         """
         truth, predicted = [], []
@@ -257,7 +257,7 @@ def register_task(name: str, factory: Callable[[], Task]) -> None:
         name: the task name a registry entry carries (e.g. ``"detection"``).
         factory: a callable returning a :class:`Task`.
 
-    Example:
+    Examples:
         >>> register_task("classification", ClassificationTask)
     """
     if not isinstance(name, str) or not name:
@@ -273,7 +273,7 @@ def task_for(model_or_name: Any) -> Task:
     Args:
         model_or_name: a registered model name or a ``keras.Model``.
 
-    Example:
+    Examples:
         >>> task_for("mobilenet_v3_small").name
         'classification'
     """

@@ -24,7 +24,7 @@ def realistic_weights(model: keras.Model, seed: int = 0) -> list[np.ndarray]:
         model: the model to modify in place.
         seed: random seed.
 
-    Example:
+    Examples:
         >>> from keras_lightnets import MobileNetV3Small
         >>> weights = realistic_weights(MobileNetV3Small(input_shape=(96, 96, 3)))
     """
@@ -57,7 +57,7 @@ def relative_error(actual: np.ndarray, expected: np.ndarray) -> float:
         actual: the values under test.
         expected: the reference values (same shape).
 
-    Example:
+    Examples:
         >>> relative_error(np.array([1.0, 2.1]), np.array([1.0, 2.0]))
         0.05000000000000004
     """

@@ -38,6 +38,7 @@ import keras
 
 from keras_lightnets import export
 from keras_lightnets.data import Data, digits
+from keras_lightnets.deprecation import moved_from
 from keras_lightnets.evaluation import plot_history
 from keras_lightnets.files import atomic_target, check_output_path
 from keras_lightnets.litert import tflite_latency
@@ -125,7 +126,7 @@ class TrainConfig:
     ``verbose`` 0/1/2, ``min_epoch_steps`` >= 1, ``qat_epochs`` >= 0 (with it ``epochs`` may be 0),
     ``qat_learning_rate`` > 0. See :func:`fit` for each argument's meaning.
 
-    Example:
+    Examples:
         >>> TrainConfig(epochs=12, weights=None).optimizer
         'adamw'
     """
@@ -218,7 +219,7 @@ class TrainConfig:
             model_or_name: the model or registered name given to :func:`fit`.
             model_kwargs: the model arguments given to :func:`fit`.
 
-        Example:
+        Examples:
             >>> TrainConfig(weights="run.keras").check_for("mobilenet_v3_small", {})  # doctest: +SKIP
         """
         if isinstance(model_or_name, keras.Model):
@@ -246,7 +247,7 @@ def check_transfer_arguments(model_or_name: Any, weights: Any, freeze_epochs: An
         freeze_epochs: None or an int >= 0.
         unfreeze_from: None or a block name of the model.
 
-    Example:
+    Examples:
         >>> check_transfer_arguments("mobilenet_v3_small", "imagenet", 2, "block_8")
     """
     config = TrainConfig(weights=weights, freeze_epochs=freeze_epochs, unfreeze_from=unfreeze_from)
@@ -284,7 +285,7 @@ class Schedule(NamedTuple):
     def describe(self) -> str:
         """One line for the user: each phase's epochs, steps and learning rate, and what was derived.
 
-        Example:
+        Examples:
             >>> Schedule(20, 0, 3e-3, None, 17, ("epochs",)).describe()
             'schedule: 20 epochs (340 steps) at learning rate 0.003; from the defaults: epochs'
         """
@@ -326,7 +327,7 @@ def resolve_schedule(config: TrainConfig, steps_per_epoch: int, passes_per_epoch
         steps_per_epoch: training batches per epoch (>= 1).
         passes_per_epoch: passes over the training split in one epoch (>= 1), for the description.
 
-    Example:
+    Examples:
         >>> resolve_schedule(TrainConfig(weights="imagenet"), steps_per_epoch=16)[:4]
         (23, 4, 0.01, 0.001)
     """
@@ -378,7 +379,7 @@ def plan_phases(schedule: Schedule, progress: dict[str, int] | None = None) -> l
         schedule: from :func:`resolve_schedule`.
         progress: the checkpoint's progress, or None for a fresh run.
 
-    Example:
+    Examples:
         >>> schedule = Schedule(12, 2, 1e-2, 1e-3, 5, ())
         >>> [(p.kind, p.initial_epoch, p.end, p.resumed) for p in plan_phases(schedule, {"epochs_done": 1, "phase": 0})]
         [('head', 1, 2, True), ('fine_tune', 2, 12, False)]
@@ -416,7 +417,7 @@ def make_optimizer(
         total_steps: steps of the whole run (>= 1).
         warmup_steps: linear warm-up steps (>= 0).
 
-    Example:
+    Examples:
         >>> optimizer = make_optimizer("adamw", 3e-3, 1e-4, total_steps=1000, warmup_steps=50)
     """
     check_choice("optimizer", name, OPTIMIZERS)
@@ -582,7 +583,7 @@ def run_phase(model: keras.Model, phase: Phase, run: Run, steps_per_epoch: int) 
         NonFiniteLossError: a batch loss became NaN or inf (Keras' ``TerminateOnNaN``);
             the checkpoint keeps the last good epoch.
 
-    Example:
+    Examples:
         >>> history = run_phase(model, plan_phases(schedule)[0], run, steps_per_epoch=17)  # doctest: +SKIP
     """
     config = run.config
@@ -677,7 +678,7 @@ def load_data(
             :func:`~keras_lightnets.data.image_folder` (``val_fraction``,
             ``test_fraction``; for folders also ``flip``, ``strict``, ``cache``...).
 
-    Example:
+    Examples:
         >>> load_data("digits", input_size=32).num_classes
         10
     """
@@ -858,7 +859,7 @@ def fit(
         NonFiniteLossError: the loss became NaN or inf (the last good checkpoint
             is kept).
 
-    Example:
+    Examples:
         >>> result = fit("mobilenet_v3_small", "digits", epochs=12, verbose=0)  # doctest: +SKIP
         >>> result.test_accuracy > 0.9  # doctest: +SKIP
         True
@@ -956,7 +957,7 @@ def export_and_compare(
         task: the task (default classification).
         quantizations: the precisions to compare (``quantization`` is added).
 
-    Example:
+    Examples:
         >>> rows = export_and_compare(result.model, data, "flowers_int8.tflite", "int8")  # doctest: +SKIP
         >>> print(export_table(rows, result))  # doctest: +SKIP
     """
@@ -989,7 +990,7 @@ def export_table(rows: list[ExportRow], keras_score: float, metric: str = "accur
         keras_score: the Keras model's figure on the test split.
         metric: the figure's name.
 
-    Example:
+    Examples:
         >>> print(export_table([ExportRow("int8", 0.9, 2_000_000, 1.5, "m.tflite", True)], 0.91))
         file (test split)   accuracy       size    latency
         Keras                 0.9100
@@ -1009,8 +1010,10 @@ def write_plots(result: TrainResult, log_dir: str) -> str:
         result: from :func:`fit`.
         log_dir: an existing folder.
 
-    Example:
+    Examples:
         >>> write_plots(result, "logs/")  # doctest: +SKIP
         '/home/me/logs/curves.png'
     """
     return plot_history(result.history, os.path.join(os.path.abspath(log_dir), "curves.png"))
+
+__getattr__ = moved_from(__name__)  # names that moved from here (keras_lightnets.deprecation.MOVED)

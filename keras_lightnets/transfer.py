@@ -49,7 +49,7 @@ def fetch_imagenet(name: str) -> str:
         name: a registered name with published ImageNet weights (``list_models(pretrained=True)``),
             or a detector on such a backbone (its backbone's file).
 
-    Example:
+    Examples:
         >>> path = fetch_imagenet("mobilenet_v3_small")  # doctest: +SKIP
     """
     name = backbone_name(name)
@@ -83,7 +83,7 @@ def check_weights_file(weights: str) -> str:
     Args:
         weights: the path of a weights file.
 
-    Example:
+    Examples:
         >>> check_weights_file("run.keras")  # doctest: +SKIP
         'run.keras'
     """
@@ -123,7 +123,7 @@ def backbone_name(name: str) -> str:
     Args:
         name: a registered name.
 
-    Example:
+    Examples:
         >>> backbone_name("ssdlite_mobilenet_v3_large"), backbone_name("mobilenet_v2")
         ('mobilenet_v3_large', 'mobilenet_v2')
     """
@@ -150,7 +150,7 @@ def load_backbone(model: keras.Model, name: str, weights: str) -> keras.Model:
         name: its registered name (see :func:`keras_lightnets.list_models`).
         weights: ``"imagenet"`` or the path of a weights file.
 
-    Example:
+    Examples:
         >>> model = create_model("mobilenet_v3_small", classes=5, input_shape=(160, 160, 3))  # doctest: +SKIP
         >>> load_backbone(model, "mobilenet_v3_small", "imagenet")  # doctest: +SKIP
     """

@@ -33,7 +33,7 @@ def check_bool(name: str, value: Any) -> bool:
         name: the argument's name, for the message.
         value: the value to check.
 
-    Example:
+    Examples:
         >>> check_bool("include_top", True)
         True
     """
@@ -66,7 +66,7 @@ def check_float(
         low_inclusive: whether ``low`` itself is allowed.
         high_inclusive: whether ``high`` itself is allowed.
 
-    Example:
+    Examples:
         >>> check_float("alpha", 0.75, low=0.0, low_inclusive=False)
         0.75
     """
@@ -102,7 +102,7 @@ def check_int(
         low: the lower bound, or None.
         high: the upper bound, or None.
 
-    Example:
+    Examples:
         >>> check_int("classes", 10, low=1)
         10
     """
@@ -130,7 +130,7 @@ def check_choice(name: str, value: Any, allowed: Collection[Any]) -> Any:
         value: the value to check.
         allowed: the accepted values.
 
-    Example:
+    Examples:
         >>> check_choice("pooling", "avg", (None, "avg", "max"))
         'avg'
     """
@@ -150,7 +150,7 @@ def check_path(name: str, value: Any, *, must_exist: bool = True) -> str:
         value: the path (str or os.PathLike).
         must_exist: refuse a path that does not exist.
 
-    Example:
+    Examples:
         >>> check_path("weights", "/", must_exist=True)
         '/'
     """
@@ -174,7 +174,7 @@ def argparse_int(minimum: int, flag: str) -> Callable[[str], int]:
         minimum: the smallest accepted value.
         flag: the flag named in the error message.
 
-    Example:
+    Examples:
         >>> argparse_int(1, "--runs")("3")
         3
     """
@@ -198,7 +198,7 @@ def warn_caller(message: str) -> None:
     Args:
         message: the warning text.
 
-    Example:
+    Examples:
         >>> warn_caller("Weights for input shape (224, 224) will be loaded.")  # doctest: +SKIP
     """
     package = os.path.dirname(os.path.abspath(__file__))
@@ -214,7 +214,7 @@ def argparse_fraction(flag: str) -> Callable[[str], float]:
     Args:
         flag: the flag named in the error message.
 
-    Example:
+    Examples:
         >>> argparse_fraction("--val-fraction")("0.1")
         0.1
     """

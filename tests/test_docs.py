@@ -33,7 +33,7 @@ PUBLIC = _public_callables()
 
 def _documented(doc: str) -> list[str]:
     """Names listed in the ``Args:`` section (``a, b: text`` lists two)."""
-    match = re.search(r"\n([ ]*)Args:\n(.*?)(?:\n[ ]*\n[ ]*(?:Returns|Raises|Example|Yields):|\Z)", doc, re.S)
+    match = re.search(r"\n([ ]*)Args:\n(.*?)(?:\n[ ]*\n[ ]*(?:Returns|Raises|Examples?|Yields):|\Z)", doc, re.S)
     if not match:
         return []
     indent = len(match[1]) + 4
@@ -68,7 +68,7 @@ def test_documented_arguments_equal_the_signature(name, function):
     if parameters:
         assert sorted(_documented("\n" + doc)) == sorted(parameters), f"{name}: Args section vs signature"
     if not name.endswith((".__init__", ".get_config", ".summary", ".check", ".step", ".tap", ".features", ".info")):
-        assert "Example:" in doc, f"{name} has no example"
+        assert "Examples:" in doc, f"{name} has no example"
 
 
 def test_model_functions_share_one_argument_text():
@@ -80,3 +80,40 @@ def test_model_functions_share_one_argument_text():
         for argument in SHARED_ARGS:
             first_words = " ".join(SHARED_ARGS[argument].split()[:4])
             assert f"{argument}: {first_words}" in " ".join(doc.split()), (function.__name__, argument)
+
+
+def test_the_documentation_site_builds_strictly(tmp_path):
+    """``mkdocs build --strict`` (warnings fail it) with the generated tables, included results and API pages."""
+    import html
+    import os
+    import pathlib
+    import subprocess
+    import sys
+
+    from keras_lightnets.registry import list_models
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    site = tmp_path / "site"
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "PYTHONPATH": str(root)}
+    run = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(root / "mkdocs.yml"), "-d", str(site)],
+        capture_output=True, text=True, env=env, timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+
+    def text(page: str) -> str:
+        return html.unescape((site / page / "index.html").read_text(encoding="utf-8"))
+
+    for page, task in (("models", "classification"), ("detection", "detection"), ("segmentation", "segmentation")):
+        assert "<!-- models-table" not in text(page)
+        for name in list_models(task=task):
+            assert f"<code>{name}</code>" in text(page), (page, name)
+    benchmarks = text("benchmarks")
+    for results in sorted((root / "benchmarks" / "results").glob("*.md")):
+        title = results.read_text(encoding="utf-8").splitlines()[0].lstrip("# ").split("(")[0].strip()
+        assert f'id="{results.stem}"' in benchmarks and html.escape(title, quote=False).split("`")[0] in benchmarks, results.name
+    assert (site / "benchmarks" / "results" / "ratios.png").stat().st_size > 1000
+    for module in ("keras_lightnets.blocks", "keras_lightnets.quantization", "keras_lightnets.detection.loss"):
+        page = text(f"api/{module}")
+        assert "Examples:" in page and ">>> " in page, module  # doctest examples shown
+    assert "Set-up: the two commands" in text("") and "Moved" in text("changelog")

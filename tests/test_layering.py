@@ -1,6 +1,6 @@
 """The package's layering, checked on the source: no import circles, no imports dodging one.
 
-keras_lightnets: validation -> files, testing -> layers -> blocks -> weights -> models
+keras_lightnets: validation, deprecation -> files, testing -> layers -> blocks -> weights -> models
 -> registry -> convert, features, macs, transfer -> latency, calibration, rewrites, evaluation, quantization
 -> litert -> export -> data, synthetic -> tasks -> detection, segmentation -> train, predict -> cli. A module imports only from lower layers (or from its
 own package, without circles); every import of a keras_lightnets module sits at module
@@ -16,7 +16,7 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 LAYERS = [
-    {"validation"},
+    {"validation", "deprecation"},
     {"files", "testing"},
     {"layers"},
     {"blocks"},

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from keras_lightnets import MobileNetV2, MobileNetV3Large, ShuffleNetV1, count_macs, create_model, list_models
-from keras_lightnets.registry import get_entry, models_table, register_model
+from keras_lightnets.registry import families_table, get_entry, register_model
 from keras_lightnets.weights import imagenet_file
 
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
@@ -79,15 +79,19 @@ def test_pretrained_files_are_the_ones_the_model_functions_load(name):
     assert len(keras_weights.files) == 2 * {"mobilenet_v1": 4, "mobilenet_v2": 5}.get(entry.family, 1)
 
 
-@pytest.mark.parametrize(
-    "marker, task",
-    [("models-table", "classification"), ("detectors-table", "detection"), ("segmenters-table", "segmentation")],
-)
-def test_readme_models_table_is_generated_from_the_registry(marker, task):
+def test_readme_families_table_is_generated_from_the_registry():
     text = README.read_text(encoding="utf-8")
-    start, end = f"<!-- {marker}: start -->\n", f"<!-- {marker}: end -->"
+    start, end = "<!-- families-table: start -->\n", "<!-- families-table: end -->"
     assert start in text and end in text
-    assert text.split(start)[1].split(end)[0].strip() == models_table(task)
+    assert text.split(start)[1].split(end)[0].strip() == families_table()
+
+
+def test_families_table_counts_every_registered_name():
+    rows = [line.split(" | ") for line in families_table().splitlines()[2:]]
+    assert sum(int(row[2]) for row in rows) == len(list_models())
+    assert {(row[0].strip("| "), row[1]) for row in rows} == {(get_entry(n).task, get_entry(n).family) for n in list_models()}
+    v3_small = next(row for row in rows if row[1] == "mobilenet_v3_small")
+    assert v3_small[3] == "2.0-2.5 M" and v3_small[5].strip(" |") == "imagenet, torchvision"
 
 
 DETECTORS = {"ssdlite320_mobilenet_v3_large"} | {

@@ -38,7 +38,7 @@ def as_numpy_dict(state_dict: Any) -> dict[str, np.ndarray]:
     Args:
         state_dict: a mapping of str keys to tensors or arrays, or a ``.pth`` path.
 
-    Example:
+    Examples:
         >>> as_numpy_dict({"fc.bias": [0.0, 1.0]})["fc.bias"].shape
         (2,)
     """
@@ -79,7 +79,7 @@ def torch_layout(layer: keras.layers.Layer, array: np.ndarray, shape: tuple[int,
         array: the PyTorch kernel.
         shape: the Keras kernel shape.
 
-    Example:
+    Examples:
         >>> torch_layout(keras.layers.Dense(3), np.zeros((3, 5)), (5, 3)).shape
         (5, 3)
     """
@@ -108,7 +108,7 @@ class Plan:
         Args:
             source: what the checkpoint is, for the message (e.g. "torchvision's mobilenet_v2").
 
-        Example:
+        Examples:
             >>> Plan([], [], [], []).check("an empty checkpoint")
         """
         if not (self.missing or self.unexpected or self.misshapen):
@@ -142,7 +142,7 @@ def plan(
         layout: converts a kernel to the Keras layout (default :func:`torch_layout`).
         ignore: checkpoint keys that may stay unused.
 
-    Example:
+    Examples:
         >>> plan(model, {"stem": "conv1.0"}, tensors).check("my checkpoint")  # doctest: +SKIP
     """
     assignments, missing, misshapen, used = [], [], [], set()
@@ -184,7 +184,7 @@ def assign(model: keras.Model, found: Plan, source: str) -> keras.Model:
         found: the :class:`Plan` from :func:`plan`.
         source: what the checkpoint is, for the error message.
 
-    Example:
+    Examples:
         >>> assign(model, plan(model, prefixes, tensors), "torchvision's mobilenet_v2")  # doctest: +SKIP
     """
     found.check(source)
@@ -225,7 +225,7 @@ def convert_checkpoint(
         defaults: model arguments the source implies (e.g. its dropout).
         source: what the checkpoint is, for error messages.
 
-    Example:
+    Examples:
         >>> convert_checkpoint("mobilenet_v2", sd, {}, prefixes=f, bn_epsilon=1e-5, bn_momentum=0.9,
         ...     classifier_key="classifier.1.weight", defaults={}, source="torchvision's mobilenet_v2")  # doctest: +SKIP
     """

@@ -99,7 +99,7 @@ def from_timm(name: str, state_dict: Any, **model_kwargs: Any) -> keras.Model:
             ``bn_momentum``, ``weights``, ``features_only``, ``alpha`` and
             ``variant`` are set by the conversion and refused.
 
-    Example:
+    Examples:
         >>> import timm  # doctest: +SKIP
         >>> reference = timm.create_model("mobilenetv4_conv_small.e2400_r224_in1k", pretrained=True)  # doctest: +SKIP
         >>> model = from_timm("mobilenetv4_conv_small", reference.state_dict())  # doctest: +SKIP

@@ -47,7 +47,7 @@ def inverted_residual_prefixes(names: set[str], v2: bool) -> dict[str, str]:
         names: the layer names of the Keras model.
         v2: MobileNetV2 (``conv`` blocks with a bare projection) rather than V3 (``block``).
 
-    Example:
+    Examples:
         >>> inverted_residual_prefixes({"stem", "block_0_depthwise", "head_conv"}, v2=False)["block_0_depthwise"]
         'features.1.block.0'
     """
@@ -98,7 +98,7 @@ def register_torchvision_model(name: str, converter: Callable[..., keras.Model])
         name: torchvision's builder name (``"ssdlite320_mobilenet_v3_large"``), not yet registered.
         converter: ``converter(state_dict, **model_kwargs)`` returning the exact Keras model.
 
-    Example:
+    Examples:
         >>> register_torchvision_model("ssdlite320_mobilenet_v3_large", ssdlite_from_torchvision)  # doctest: +SKIP
     """
     if not isinstance(name, str) or name in TORCHVISION_MODELS or name in _TASK_MODELS:
@@ -138,7 +138,7 @@ def from_torchvision(name: str, state_dict: Any, **model_kwargs: Any) -> keras.M
             the conversion and refused. With ``include_top=False`` the
             classifier's keys are left unused.
 
-    Example:
+    Examples:
         >>> import torchvision  # doctest: +SKIP
         >>> tv = torchvision.models.mobilenet_v3_small(weights="DEFAULT")  # doctest: +SKIP
         >>> model = from_torchvision("mobilenet_v3_small", tv.state_dict())  # doctest: +SKIP

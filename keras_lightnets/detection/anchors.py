@@ -46,7 +46,7 @@ def default_boxes(
         max_ratio: the largest scale, in [min_ratio, 1].
         clip: clip widths and heights to the image.
 
-    Example:
+    Examples:
         >>> boxes = default_boxes([(20, 20), (10, 10), (5, 5), (3, 3), (2, 2), (1, 1)], (320, 320))
         >>> boxes.shape
         (3234, 4)

@@ -22,7 +22,7 @@ def box_iou(boxes1: Any, boxes2: Any) -> Any:
         boxes1: the first boxes.
         boxes2: the second boxes (broadcast over the leading axes).
 
-    Example:
+    Examples:
         >>> float(box_iou([[0.0, 0.0, 2.0, 2.0]], [[1.0, 0.0, 3.0, 2.0]])[0, 0])
         0.3333333432674408
     """
@@ -52,7 +52,7 @@ def encode_boxes(boxes: Any, anchors: Any, weights: tuple[float, float, float, f
         anchors: ``[A, 4]`` anchors (broadcast).
         weights: ``(wx, wy, ww, wh)``, each > 0; SSD's ``(10, 10, 5, 5)``.
 
-    Example:
+    Examples:
         >>> encode_boxes([[0.0, 0.0, 4.0, 4.0]], [[0.0, 0.0, 2.0, 2.0]]).tolist()  # doctest: +SKIP
         [[5.0, 5.0, 3.4657..., 3.4657...]]
     """
@@ -73,7 +73,7 @@ def decode_boxes(codes: Any, anchors: Any, weights: tuple[float, float, float, f
         anchors: ``[A, 4]`` anchors (broadcast).
         weights: the weights they were encoded with.
 
-    Example:
+    Examples:
         >>> boxes = decode_boxes(encode_boxes(boxes, anchors), anchors)  # doctest: +SKIP
     """
     codes, anchors = ops.convert_to_tensor(codes, "float32"), ops.convert_to_tensor(anchors, "float32")

@@ -63,7 +63,7 @@ def ssdlite_from_torchvision(state_dict: Any, **kwargs: Any) -> keras.Model:
         state_dict: the detector's ``state_dict``, a dict of arrays or a ``.pth`` path.
         **kwargs: :func:`~keras_lightnets.detection.SSDLite` arguments (``input_shape``, ``name``).
 
-    Example:
+    Examples:
         >>> import torchvision  # doctest: +SKIP
         >>> reference = torchvision.models.detection.ssdlite320_mobilenet_v3_large(weights="DEFAULT")  # doctest: +SKIP
         >>> model = ssdlite_from_torchvision(reference.state_dict())  # doctest: +SKIP

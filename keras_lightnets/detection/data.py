@@ -70,7 +70,7 @@ def detect_layout(path: str) -> str:
     Args:
         path: the dataset folder.
 
-    Example:
+    Examples:
         >>> detect_layout("boxes/")  # doctest: +SKIP
         'coco'
     """
@@ -279,7 +279,7 @@ def flip_boxes(boxes: Any) -> Any:
     Args:
         boxes: normalised corners (a tensor or array).
 
-    Example:
+    Examples:
         >>> flip_boxes(np.array([[0.1, 0.2, 0.3, 0.4]])).round(3).tolist()
         [[0.7, 0.2, 0.9, 0.4]]
     """
@@ -301,7 +301,7 @@ def zoom_out(image: Any, boxes: Any, scale: Any, offset: Any) -> tuple[Any, Any]
         scale: canvas side / image side, >= 1.
         offset: ``(y, x)`` in [0, 1]: where the image sits in the free space.
 
-    Example:
+    Examples:
         >>> image, boxes = zoom_out(image, boxes, 2.0, (0.5, 0.5))  # doctest: +SKIP
     """
     import tensorflow as tf
@@ -428,7 +428,7 @@ def detection_folder(
         strict: annotation problems are an error (True) or skip their images (False).
         seed: split, shuffle and augmentation seed (>= 0).
 
-    Example:
+    Examples:
         >>> data = detection_folder("boxes/", input_size=320, batch_size=16)  # doctest: +SKIP
         >>> data.class_names, data.counts  # doctest: +SKIP
         (['circle', 'square', 'triangle'], {'train': 200, 'val': 40, 'test': 60})

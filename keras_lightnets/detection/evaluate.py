@@ -46,7 +46,7 @@ class DetectionReport(NamedTuple):
     def figures(self) -> dict[str, float]:
         """``{"map", "ap50", "ap75"}``.
 
-        Example:
+        Examples:
             >>> DetectionReport(0.5, 0.8, 0.6, {}, 10).figures()
             {'map': 0.5, 'ap50': 0.8, 'ap75': 0.6}
         """
@@ -55,7 +55,7 @@ class DetectionReport(NamedTuple):
     def table(self) -> str:
         """The figures and the per-class AP as text.
 
-        Example:
+        Examples:
             >>> print(DetectionReport(0.5, 0.8, 0.6, {"cat": 0.5}, 10).table().splitlines()[-1])
             cat                    0.5000
         """
@@ -73,7 +73,7 @@ def coco_evaluate(truth: list[np.ndarray], found: list[Detections], class_names:
         found: per image, the :class:`~keras_lightnets.detection.Detections` (classes 1..C).
         class_names: the C class names.
 
-    Example:
+    Examples:
         >>> coco_evaluate([np.array([[0, 0, 10, 10, 1.0]])], [Detections(np.array([[0, 0, 10, 10.0]]),
         ...               np.array([0.9]), np.array([1]))], ["cat"]).ap50  # doctest: +SKIP
         1.0
@@ -122,7 +122,7 @@ def plot_precision_recall(report: DetectionReport, path: str) -> str:
         report: from :func:`coco_evaluate`.
         path: the ``.png`` file to write (atomically).
 
-    Example:
+    Examples:
         >>> plot_precision_recall(report, "logs/precision_recall.png")  # doctest: +SKIP
     """
     figure, axes = new_figure(figsize=(6, 5))
@@ -149,7 +149,7 @@ def draw_samples(images: np.ndarray, truth: list[np.ndarray], found: list[Detect
         folder: an existing folder.
         score_threshold: lowest score drawn, in [0, 1).
 
-    Example:
+    Examples:
         >>> draw_samples(images, truth, found, data.class_names, "logs/")  # doctest: +SKIP
     """
     from PIL import Image, ImageDraw
@@ -179,7 +179,7 @@ def detect_batches(model: keras.Model, dataset: Any) -> tuple[list[np.ndarray], 
         model: an SSDLite model.
         dataset: batches of ``(images, targets)`` (targets ``[B, M, 5]``, or a dict holding them).
 
-    Example:
+    Examples:
         >>> truth, found = detect_batches(model, data.test)  # doctest: +SKIP
     """
     anchors = ssdlite_anchors(model)
@@ -205,7 +205,7 @@ def tflite_detections(path: str, dataset: Any) -> tuple[list[np.ndarray], list[D
         path: a file written by :func:`~keras_lightnets.detection.detector_to_tflite`.
         dataset: batches of ``(images, targets)``.
 
-    Example:
+    Examples:
         >>> report = coco_evaluate(*tflite_detections("det_int8.tflite", data.test), data.class_names)  # doctest: +SKIP
     """
     truth, found = [], []

@@ -42,7 +42,7 @@ def tflite_anchors(anchors: np.ndarray, image_size: tuple[int, int]) -> np.ndarr
         anchors: ``[A, 4]`` default boxes in pixels.
         image_size: ``(height, width)`` of the model input.
 
-    Example:
+    Examples:
         >>> tflite_anchors(np.array([[0.0, 0.0, 32.0, 16.0]]), (64, 64)).tolist()
         [[0.125, 0.25, 0.25, 0.5]]
     """
@@ -105,7 +105,7 @@ def detector_to_tflite(
             ``HARD_SWISH``), ``"fused"`` or ``"decomposed"``.
         absorb_shuffle: write ShuffleNet channel shuffles without data movement.
 
-    Example:
+    Examples:
         >>> report = detector_to_tflite(model, "det_int8.tflite", "int8", images)  # doctest: +SKIP
     """
     import tensorflow as tf

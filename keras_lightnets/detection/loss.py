@@ -33,7 +33,7 @@ def match_anchors(gt_boxes: Any, gt_valid: Any, anchors: Any, threshold: float =
         anchors: ``[A, 4]`` default boxes (see :func:`~keras_lightnets.detection.default_boxes`).
         threshold: the IoU a match needs, in (0, 1].
 
-    Example:
+    Examples:
         >>> match_anchors([[[0., 0., 10., 10.]]], [[True]], [[0., 0., 10., 10.], [50., 50., 60., 60.]]).tolist()  # doctest: +SKIP
         [[0, -1]]
     """
@@ -84,7 +84,7 @@ def ssd_losses(
         threshold: matching IoU, in (0, 1].
         negatives_per_positive: hard negatives per positive (> 0).
 
-    Example:
+    Examples:
         >>> box_loss, class_loss = ssd_losses(boxes, labels, valid, codes, logits, anchors)  # doctest: +SKIP
     """
     ratio = check_float("negatives_per_positive", negatives_per_positive, low=0.0, low_inclusive=False)
@@ -139,7 +139,7 @@ class SSDLoss(keras.losses.Loss):
         negatives_per_positive: hard negatives per positive (> 0).
         name: the loss name.
 
-    Example:
+    Examples:
         >>> sizes = [tuple(f["size"]) for f in model.feature_info]  # doctest: +SKIP
         >>> loss = {p: SSDLoss(p, sizes, (320, 320)) for p in ("boxes", "class_logits")}  # doctest: +SKIP
     """

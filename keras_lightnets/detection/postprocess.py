@@ -36,7 +36,7 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarr
         scores: ``(N,)`` scores.
         iou_threshold: in [0, 1].
 
-    Example:
+    Examples:
         >>> nms(np.array([[0, 0, 10, 10], [1, 1, 10, 10], [20, 20, 30, 30]], float), np.array([0.9, 0.8, 0.7]), 0.5)
         array([0, 2])
     """
@@ -86,7 +86,7 @@ def postprocess(
         clip_before_nms: clip boxes to the image before NMS (torchvision); False clips
             after it, as LiteRT's ``TFLite_Detection_PostProcess`` does.
 
-    Example:
+    Examples:
         >>> boxes, logits = model(images)  # doctest: +SKIP
         >>> found = postprocess(boxes, logits, ssdlite_anchors(model), (320, 320), score_threshold=0.3)  # doctest: +SKIP
     """

@@ -40,7 +40,7 @@ def extra_block(x: Any, filters: int, name: str, *, padding: str = "same", **nor
         padding: ``"same"`` (TensorFlow) or ``"symmetric"`` (PyTorch's, for torchvision weights).
         **norm: ``bn_momentum``, ``bn_epsilon``.
 
-    Example:
+    Examples:
         >>> y = extra_block(keras.Input((10, 10, 480)), 512, "extra_0")
         >>> tuple(y.shape)
         (None, 5, 5, 512)
@@ -61,7 +61,7 @@ def prediction_head(x: Any, outputs: int, name: str, *, padding: str = "same", *
         padding: ``"same"`` or ``"symmetric"``.
         **norm: ``bn_momentum``, ``bn_epsilon``.
 
-    Example:
+    Examples:
         >>> y = prediction_head(keras.Input((20, 20, 672)), 6 * 4, "box_0")
         >>> tuple(y.shape)
         (None, 20, 20, 24)
@@ -99,7 +99,7 @@ def SSDLite(
         **backbone_kwargs: passed to the backbone (``alpha``, ``reduced_tail``, ``weights``...);
             BatchNorm defaults to torchvision's SSDLite (momentum 0.97, epsilon 1e-3).
 
-    Example:
+    Examples:
         >>> model = SSDLite("mobilenet_v3_large", 20)
         >>> [tuple(o.shape) for o in model.outputs]
         [(None, 3234, 4), (None, 3234, 21)]
@@ -143,7 +143,7 @@ def ssdlite_anchors(model: keras.Model) -> Any:
     Args:
         model: an :func:`SSDLite` model.
 
-    Example:
+    Examples:
         >>> ssdlite_anchors(SSDLite("mobilenet_v3_large", 20)).shape
         (3234, 4)
     """

@@ -51,7 +51,7 @@ class _ValidationMAP(keras.callbacks.Callback):
 class DetectionTask(Task):
     """SSDLite detection: the SSD multibox loss, COCO mAP with ``pycocotools``, detector TFLite files.
 
-    Example:
+    Examples:
         >>> task = DetectionTask()
         >>> task.monitor, task.is_head("class_head_0_conv"), task.is_head("block_3_expand")
         ('val_map', True, False)

@@ -198,7 +198,7 @@ class ModelArgs:
         given, else to 224x224x3 with the top (``default_size=CLASSIFIER_SIZE``)
         or ``(None, None, 3)``.
 
-        Example:
+        Examples:
             >>> args = ModelArgs.check(input_shape=None, include_top=True, weights=None,
             ...     input_tensor=None, pooling=None, classes=10, classifier_activation="softmax",
             ...     include_preprocessing=False, dropout=0.0, bn_momentum=0.99, bn_epsilon=1e-3,
@@ -265,7 +265,7 @@ class ModelArgs:
             depth_multiplier: MobileNetV1's (must be 1 for ImageNet files).
             minimalistic: MobileNetV3's minimalistic variant.
 
-        Example:
+        Examples:
             >>> args.with_imagenet("mobilenet_v2", alpha=0.35).weights.fname  # doctest: +SKIP
             'mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224.h5'
         """
@@ -328,7 +328,7 @@ def shared_args_doc(function: Function) -> Function:
     Args:
         function: a model function whose docstring holds the marker line.
 
-    Example:
+    Examples:
         >>> @shared_args_doc
         ... def f(name=None):
         ...     '''Args:

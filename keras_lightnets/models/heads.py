@@ -21,7 +21,7 @@ def build_input(args: ModelArgs) -> tuple[Any, Any]:
     Args:
         args: the checked shared arguments.
 
-    Example:
+    Examples:
         >>> inputs, x = build_input(args)  # doctest: +SKIP
     """
     inputs = args.input_tensor
@@ -40,7 +40,7 @@ def pool_features(x: Any, pooling: str | None) -> Any:
         x: the last feature map.
         pooling: None, ``"avg"`` or ``"max"``.
 
-    Example:
+    Examples:
         >>> pool_features(keras.Input((7, 7, 8)), "avg").shape
         (None, 8)
     """
@@ -73,7 +73,7 @@ def conv_classifier(
         hidden_batch_norm: the pre-logits conv has no bias and a BatchNorm
             (``pre_logits_bn``) before its activation (MobileNetV4).
 
-    Example:
+    Examples:
         >>> conv_classifier(x, args, hidden=1024, hidden_activation="hard_swish")  # doctest: +SKIP
     """
     x = layers.GlobalAveragePooling2D(keepdims=True, name="global_pool")(x)
@@ -99,7 +99,7 @@ def dense_classifier(x: Any, args: ModelArgs) -> Any:
         x: the last feature map.
         args: the checked shared arguments (classes, dropout, activation).
 
-    Example:
+    Examples:
         >>> dense_classifier(x, args)  # doctest: +SKIP
     """
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)

@@ -82,7 +82,7 @@ def MobileNetV1(
         dropout: dropout rate before the classifier, in [0, 1).
         {shared_args}
 
-    Example:
+    Examples:
         >>> model = MobileNetV1(input_shape=(128, 128, 3), alpha=0.5, classes=10)
         >>> model.output_shape
         (None, 10)

@@ -83,7 +83,7 @@ def MobileNetV2(
             ReLU6).
         {shared_args}
 
-    Example:
+    Examples:
         >>> model = MobileNetV2(input_shape=(96, 96, 3), alpha=0.35, include_top=False)
         >>> model.output_shape
         (None, 3, 3, 1280)

@@ -162,7 +162,7 @@ _V3_DOC = """MobileNetV3-{size}, layer for layer ``keras.applications.MobileNetV
             previous rate (TF-slim, DeepLab, timm).
         {{shared_args}}
 
-    Example:
+    Examples:
         >>> model = MobileNetV3{size}(input_shape=(224, 224, 3))
         >>> model.output_shape
         (None, 1000)

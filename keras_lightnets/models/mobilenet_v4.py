@@ -202,7 +202,7 @@ def MobileNetV4(
         dropout: dropout before the logits, in [0, 1).
         {shared_args}
 
-    Example:
+    Examples:
         >>> model = MobileNetV4("conv_small", input_shape=(224, 224, 3))
         >>> model.output_shape
         (None, 1000)

@@ -32,7 +32,7 @@ class LightNet(keras.Model):
         name: model name.
         **kwargs: ``feature_info``, ``class_names``, ``task`` and ``keras.Model`` arguments.
 
-    Example:
+    Examples:
         >>> from keras_lightnets import MobileNetV3Small
         >>> MobileNetV3Small(input_shape=(224, 224, 3)).feature_info[-1]["channels"]
         576
@@ -70,7 +70,7 @@ def finish_model(inputs: Any, outputs: Any, args: ModelArgs, default_name: str, 
         default_name: the name used when ``args.name`` is None.
         tracker: the tracker every stride of the walk went through.
 
-    Example:
+    Examples:
         >>> model = finish_model(inputs, x, args, "my_net", tracker)  # doctest: +SKIP
     """
     name = args.name or default_name

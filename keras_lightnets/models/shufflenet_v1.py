@@ -67,7 +67,7 @@ def ShuffleNetV1(
         dropout: dropout before the classifier, in [0, 1).
         {shared_args}
 
-    Example:
+    Examples:
         >>> model = ShuffleNetV1(groups=3, scale=1.0, input_shape=(224, 224, 3))
         >>> model.output_shape
         (None, 1000)

@@ -57,7 +57,7 @@ def ShuffleNetV2(
         dropout: dropout before the classifier, in [0, 1).
         {shared_args}
 
-    Example:
+    Examples:
         >>> model = ShuffleNetV2(scale=0.5, input_shape=(224, 224, 3))
         >>> model.output_shape
         (None, 1000)

@@ -26,7 +26,7 @@ class StrideTracker:
         output_stride: 8, 16 or 32.
         dilate_strided: dilate the layer whose stride is removed (torchvision's MobileNetV3 rule).
 
-    Example:
+    Examples:
         >>> tracker = StrideTracker(16)
         >>> [tracker.step(s) for s in (2, 2, 2, 2, 1, 2, 1)]
         [(2, 1), (2, 1), (2, 1), (2, 1), (1, 1), (1, 1), (1, 2)]
@@ -45,7 +45,7 @@ class StrideTracker:
         Args:
             stride: the layer's nominal stride (1 or 2).
 
-        Example:
+        Examples:
             >>> tracker.step(2)  # doctest: +SKIP
         """
         if self.reduction >= self.output_stride:
@@ -61,7 +61,7 @@ class StrideTracker:
         Args:
             x: a feature map.
 
-        Example:
+        Examples:
             >>> tracker.step(2)  # doctest: +SKIP
         """
         self.taps.append((self.reduction, x))
@@ -73,7 +73,7 @@ class StrideTracker:
         Args:
             out_indices: sorted indices into the reductions (2, 4, 8, 16, 32).
 
-        Example:
+        Examples:
             >>> tracker.step(2)  # doctest: +SKIP
         """
         last: dict[int, Any] = {}
@@ -99,7 +99,7 @@ class StrideTracker:
         Args:
             tensors: tensors passed to :meth:`tap`.
 
-        Example:
+        Examples:
             >>> tracker.step(2)  # doctest: +SKIP
         """
         reductions = {id(x): reduction for reduction, x in self.taps}

@@ -54,7 +54,7 @@ def segmenter_from_torchvision(name: str, state_dict: Any, **kwargs: Any) -> ker
         state_dict: the model's ``state_dict``, a dict of arrays or a ``.pth`` path.
         **kwargs: other model arguments (``input_shape``, ``name``).
 
-    Example:
+    Examples:
         >>> import torchvision  # doctest: +SKIP
         >>> reference = torchvision.models.segmentation.lraspp_mobilenet_v3_large(weights="DEFAULT")  # doctest: +SKIP
         >>> model = segmenter_from_torchvision("lraspp_mobilenet_v3_large", reference.state_dict())  # doctest: +SKIP

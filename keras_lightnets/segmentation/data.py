@@ -53,7 +53,7 @@ def read_mask(path: Any) -> np.ndarray:
     Args:
         path: the mask file (str or bytes).
 
-    Example:
+    Examples:
         >>> read_mask("masks/cat.png").shape  # doctest: +SKIP
         (375, 500)
     """
@@ -241,7 +241,7 @@ def segmentation_folder(
         resize_masks: resize a mask whose size differs from its image's, instead of refusing it.
         seed: split, shuffle and augmentation seed (>= 0).
 
-    Example:
+    Examples:
         >>> data = segmentation_folder("portraits/", input_size=256, batch_size=8)  # doctest: +SKIP
         >>> data.class_names, data.counts  # doctest: +SKIP
         (['background', 'person'], {'train': 400, 'val': 50, 'test': 100})

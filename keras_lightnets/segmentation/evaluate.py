@@ -22,7 +22,7 @@ def confusion(truth: Any, predicted: Any, num_classes: int) -> np.ndarray:
         predicted: predicted classes, the same shape.
         num_classes: C (>= 2).
 
-    Example:
+    Examples:
         >>> confusion(np.array([0, 1, 1, 255]), np.array([0, 1, 0, 1]), 2).tolist()
         [[1, 0], [1, 1]]
     """
@@ -43,7 +43,7 @@ class SegmentationReport:
     def iou(self) -> np.ndarray:
         """IoU of each class: TP / (TP + FP + FN); NaN for a class absent from truth and predictions.
 
-        Example:
+        Examples:
             >>> SegmentationReport(np.array([[3, 1], [0, 4]]), ["a", "b"]).iou.round(2).tolist()
             [0.75, 0.8]
         """
@@ -56,7 +56,7 @@ class SegmentationReport:
     def miou(self) -> float:
         """Mean IoU over the classes present (in the truth or the predictions), as ``keras.metrics.MeanIoU``.
 
-        Example:
+        Examples:
             >>> round(SegmentationReport(np.array([[3, 1], [0, 4]]), ["a", "b"]).miou, 3)
             0.775
         """
@@ -66,7 +66,7 @@ class SegmentationReport:
     def pixel_accuracy(self) -> float:
         """Share of the counted pixels classified right.
 
-        Example:
+        Examples:
             >>> SegmentationReport(np.array([[3, 1], [0, 4]]), ["a", "b"]).pixel_accuracy
             0.875
         """
@@ -75,7 +75,7 @@ class SegmentationReport:
     def figures(self) -> dict[str, float]:
         """``{"miou", "pixel_accuracy"}``.
 
-        Example:
+        Examples:
             >>> SegmentationReport(np.array([[3, 1], [0, 4]]), ["a", "b"]).figures()["pixel_accuracy"]
             0.875
         """
@@ -84,7 +84,7 @@ class SegmentationReport:
     def table(self) -> str:
         """A text table: IoU and pixel count of each class, then mean IoU and pixel accuracy.
 
-        Example:
+        Examples:
             >>> print(SegmentationReport(np.array([[3, 1], [0, 4]]), ["a", "b"]).table().splitlines()[1])
             a            0.750           4
         """
@@ -106,7 +106,7 @@ def segment_batches(predict: Callable[[np.ndarray], np.ndarray], dataset: Any, n
         dataset: batches of ``(images, masks)``.
         num_classes: C (>= 2).
 
-    Example:
+    Examples:
         >>> matrix = segment_batches(lambda x: model.predict(x, verbose=0), data.test, data.num_classes)  # doctest: +SKIP
     """
     matrix = np.zeros((num_classes, num_classes), np.int64)
@@ -124,7 +124,7 @@ def segmentation_report(predict: Callable[[np.ndarray], np.ndarray], dataset: An
         dataset: batches of ``(images, masks)``.
         class_names: the C class names.
 
-    Example:
+    Examples:
         >>> print(segmentation_report(model, data.test, data.class_names).table())  # doctest: +SKIP
     """
     return SegmentationReport(segment_batches(predict, dataset, len(class_names)), list(class_names))
@@ -133,7 +133,7 @@ def segmentation_report(predict: Callable[[np.ndarray], np.ndarray], dataset: An
 def class_colours() -> np.ndarray:
     """``[256, 3]`` uint8: a fixed colour per class value (0 black), Pascal VOC's bit-interleaved palette; 255 white.
 
-    Example:
+    Examples:
         >>> class_colours()[[0, 1, 2, 255]].tolist()
         [[0, 0, 0], [128, 0, 0], [0, 128, 0], [255, 255, 255]]
     """
@@ -158,7 +158,7 @@ def draw_overlays(images: np.ndarray, truth: np.ndarray, predicted: np.ndarray, 
         predicted: ``[N, H, W]`` predicted classes.
         path: the ``.png`` to write (atomically).
 
-    Example:
+    Examples:
         >>> draw_overlays(images, masks, logits.argmax(-1), "logs/overlays.png")  # doctest: +SKIP
     """
     colours = class_colours()

@@ -30,7 +30,7 @@ def resize_to(x: Any, size: tuple[int, int], name: str) -> Any:
         size: ``(height, width)``, each >= 1.
         name: the layer name.
 
-    Example:
+    Examples:
         >>> tuple(resize_to(keras.Input((8, 8, 4)), (32, 30), "up").shape)
         (None, 32, 30, 4)
     """
@@ -54,7 +54,7 @@ def lraspp_head(low: Any, high: Any, num_classes: int, inter_channels: int = 128
         inter_channels: channels of the high branch (>= 1); 128 in the paper.
         name: layer-name prefix.
 
-    Example:
+    Examples:
         >>> y = lraspp_head(keras.Input((64, 64, 40)), keras.Input((32, 32, 960)), 21)
         >>> tuple(y.shape)
         (None, 64, 64, 21)
@@ -87,7 +87,7 @@ def aspp(x: Any, rates: tuple[int, ...], filters: int = 256, dropout: float = 0.
         name: layer-name prefix (``{name}_0`` the 1x1 branch, ``{name}_1..`` the rates,
             ``{name}_pool`` the pooling branch, ``{name}_project``).
 
-    Example:
+    Examples:
         >>> tuple(aspp(keras.Input((33, 33, 960)), (12, 24, 36)).shape)
         (None, 33, 33, 256)
     """
@@ -115,7 +115,7 @@ def deeplabv3_head(x: Any, num_classes: int, rates: tuple[int, ...], name: str =
         rates: ASPP dilation rates (each >= 1).
         name: layer-name prefix (``{name}_aspp_*``, ``{name}_conv``, ``{name}_classifier``).
 
-    Example:
+    Examples:
         >>> tuple(deeplabv3_head(keras.Input((33, 33, 960)), 21, (12, 24, 36)).shape)
         (None, 33, 33, 21)
     """

@@ -38,7 +38,7 @@ def default_rates(output_stride: int) -> tuple[int, int, int]:
     Args:
         output_stride: 8, 16 or 32.
 
-    Example:
+    Examples:
         >>> default_rates(8)
         (12, 24, 36)
     """
@@ -69,7 +69,7 @@ def segmentation_backbone(
         output_stride: 8, 16 or 32.
         **kwargs: passed to the model function (``alpha``, ``padding``, ``weights``, ``dilate_strided``...).
 
-    Example:
+    Examples:
         >>> model, low, high = segmentation_backbone("mobilenet_v3_large", (512, 512, 3))
         >>> tuple(low.shape), tuple(high.shape)
         ((None, 64, 64, 40), (None, 32, 32, 960))
@@ -148,7 +148,7 @@ def LRASPP(
         **backbone_kwargs: passed to the backbone (``alpha``, ``padding``,
             ``include_preprocessing``, ``weights``, ``dilate_strided``, ``bn_momentum``...).
 
-    Example:
+    Examples:
         >>> LRASPP("mobilenet_v3_small", 2, (256, 256, 3)).output_shape
         (None, 256, 256, 2)
     """
@@ -183,7 +183,7 @@ def DeepLabV3(
         name: model name; default ``deeplabv3_<backbone_name>``.
         **backbone_kwargs: passed to the backbone, as for :func:`LRASPP`.
 
-    Example:
+    Examples:
         >>> DeepLabV3("mobilenet_v3_small", 2, (256, 256, 3)).output_shape
         (None, 256, 256, 2)
     """

@@ -31,7 +31,7 @@ HEAD_PREFIXES = ("lraspp_", "deeplab_")  # a segmenter's layers that a backbone 
 class SegmentationTask(Task):
     """LR-ASPP / DeepLabV3 segmentation: sparse cross-entropy ignoring 255, mean IoU.
 
-    Example:
+    Examples:
         >>> task = SegmentationTask()
         >>> task.monitor, task.is_head("lraspp_cbr"), task.is_head("block_3_expand")
         ('val_miou', True, False)

@@ -11,6 +11,7 @@ Converting other frameworks' checkpoints (torchvision) is
 :mod:`keras_lightnets.convert`.
 """
 
+from keras_lightnets.deprecation import moved_from
 from keras_lightnets.weights.cache import cache_dir, fetch
 from keras_lightnets.weights.catalogue import (
     IMAGENET_SIZES,
@@ -36,3 +37,5 @@ __all__ = [
     "read_h5",
     "pretrained_for",
 ]
+
+__getattr__ = moved_from(__name__)  # names that moved from here (keras_lightnets.deprecation.MOVED)

@@ -21,7 +21,7 @@ __all__ = ["cache_dir", "fetch", "hash_matches"]
 def cache_dir() -> str:
     """The cache root: ``$KERAS_HOME`` or ``~/.keras`` (files go to its ``models`` folder).
 
-    Example:
+    Examples:
         >>> os.path.basename(cache_dir()) in (".keras", os.path.basename(os.environ.get("KERAS_HOME", "")))
         True
     """
@@ -35,7 +35,7 @@ def hash_matches(path: str, file_hash: str) -> bool:
         path: the file to hash.
         file_hash: the expected MD5 or SHA-256 hex digest.
 
-    Example:
+    Examples:
         >>> hash_matches(__file__, "0" * 32)
         False
     """
@@ -58,7 +58,7 @@ def fetch(spec: WeightsFile, root: str | None = None) -> str:
             from :func:`~keras_lightnets.weights.catalogue.imagenet_file`.
         root: the cache root; default :func:`cache_dir`.
 
-    Example:
+    Examples:
         >>> from keras_lightnets.weights import imagenet_file
         >>> path = fetch(imagenet_file("mobilenet_v3_small"))  # doctest: +SKIP
     """

@@ -154,7 +154,7 @@ def imagenet_file(
         depth_multiplier: MobileNetV1's; must be 1.
         padding: must be ``"same"``: the files were trained with TF padding.
 
-    Example:
+    Examples:
         >>> imagenet_file("mobilenet_v2", alpha=0.35, input_shape=(96, 96, 3)).fname
         'mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96.h5'
     """
@@ -233,7 +233,7 @@ def pretrained_for(
         alpha: its width multiplier.
         minimalistic: MobileNetV3's minimalistic variant.
 
-    Example:
+    Examples:
         >>> [p.tag for p in pretrained_for("mobilenet_v3_small", "mobilenet_v3_small")]
         ['imagenet', 'torchvision:IMAGENET1K_V1']
     """
@@ -257,7 +257,7 @@ def pretrained_for(
 def imagenet_class_names() -> list[str]:
     """The 1,000 ImageNet-1k class names in index order, shipped with the package (no download).
 
-    Example:
+    Examples:
         >>> imagenet_class_names()[:3]
         ['tench', 'goldfish', 'great white shark']
     """

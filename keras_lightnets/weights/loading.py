@@ -36,7 +36,7 @@ def load_weights(model: keras.Model, path: str) -> keras.Model:
         model: a built Keras model.
         path: a Keras 2 ``.h5``, a ``.weights.h5`` or a ``.keras`` file.
 
-    Example:
+    Examples:
         >>> model = keras_lightnets.MobileNetV2(weights=None)  # doctest: +SKIP
         >>> load_weights(model, "mobilenet_v2.weights.h5")  # doctest: +SKIP
     """
@@ -75,7 +75,7 @@ def load_imagenet(model: keras.Model, spec: WeightsFile, root: str | None = None
         spec: the published file (from ``imagenet_file``).
         root: the cache root; default ``$KERAS_HOME`` or ``~/.keras``.
 
-    Example:
+    Examples:
         >>> model = keras_lightnets.MobileNetV3Small()  # doctest: +SKIP
         >>> load_imagenet(model, imagenet_file("mobilenet_v3_small"))  # doctest: +SKIP
     """
@@ -94,7 +94,7 @@ def read_h5(path: str) -> list[tuple[str, list[np.ndarray]]]:
     Args:
         path: the file (weights only, or a whole Keras 2 model).
 
-    Example:
+    Examples:
         >>> [name for name, _ in read_h5("mobilenet_v2.h5")][:2]  # doctest: +SKIP
         ['Conv1', 'bn_Conv1']
     """
