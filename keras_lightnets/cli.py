@@ -32,7 +32,7 @@ from keras_lightnets.tasks import task_for
 from keras_lightnets.train import (
     NonFiniteLossError, TrainConfig, export_and_compare, export_table, fit, load_data, write_plots,
 )
-from keras_lightnets.validation import argparse_fraction, argparse_int
+from keras_lightnets.validation import argparse_fraction, argparse_int, require_extra
 
 EXPORT_FORMATS = ("tflite", "saved_model", "onnx")
 
@@ -167,13 +167,11 @@ def _load_calibration(path: str, model: Any, limit: int | None = None) -> np.nda
 def _summary(model: Any, args: argparse.Namespace) -> None:
 
     if args.plot:
-        import importlib.util
         import shutil
 
-        if importlib.util.find_spec("pydot") is None or shutil.which("dot") is None:
-            raise ImportError(
-                "--plot needs pydot and Graphviz: pip install pydot; apt-get install graphviz"
-            )
+        require_extra("plot", "--plot")
+        if shutil.which("dot") is None:
+            raise ImportError("--plot needs Graphviz's dot program: apt-get install graphviz")
     model.summary(line_length=110)
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     print(f"model:            {args.name} at {args.input_size}x{args.input_size}")

@@ -26,7 +26,6 @@ Examples:
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import os
 import subprocess
@@ -43,7 +42,7 @@ from keras_lightnets.files import atomic_target, check_output_path, quiet_native
 from keras_lightnets.litert import Comparison, compare, order_outputs, run_tflite, tflite_ops
 from keras_lightnets.quantization import is_quantize_aware
 from keras_lightnets.rewrites import absorb_channel_shuffle, densify_group_convolutions, with_spellings
-from keras_lightnets.validation import check_bool, check_choice, check_int
+from keras_lightnets.validation import check_bool, check_choice, check_int, require_extra
 
 __all__ = [
     "QUANTIZATIONS",
@@ -493,12 +492,7 @@ def to_onnx(
         >>> to_onnx(model, "model.onnx")  # doctest: +SKIP
     """
     shape = _input_shape(model, input_size)
-    missing = [name for name in ("tf2onnx", "onnx") if importlib.util.find_spec(name) is None]
-    if missing:
-        raise ImportError(
-            f"ONNX export needs the package(s) {', '.join(missing)}: "
-            f"pip install {' '.join(missing)}"
-        )
+    require_extra("onnx", "ONNX export")
     path = check_output_path(path, overwrite, suffix=".onnx")
     if keras.backend.backend() != "tensorflow":
         _on_tensorflow("to_onnx", model, {"path": path, "input_size": shape[1:3], "overwrite": True})

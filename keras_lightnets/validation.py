@@ -7,6 +7,7 @@ numbers, strings never as numbers or flags, and NaN/inf are refused.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import numbers
 import os
@@ -22,6 +23,7 @@ __all__ = [
     "check_float",
     "check_int",
     "check_path",
+    "require_extra",
     "warn_caller",
 ]
 
@@ -230,3 +232,36 @@ def argparse_fraction(flag: str) -> Callable[[str], float]:
         return value
 
     return parse
+
+
+#: The optional parts: extra name -> the modules it installs (import name: distribution name).
+EXTRAS: dict[str, dict[str, str]] = {
+    "detection": {"pycocotools": "pycocotools", "yaml": "pyyaml"},
+    "onnx": {"tf2onnx": "tf2onnx", "onnx": "onnx"},
+    "torch": {"torch": "torch"},
+    "plot": {"pydot": "pydot"},
+}
+
+
+def require_extra(extra: str, purpose: str, modules: Collection[str] | None = None) -> None:
+    """Raise an ``ImportError`` naming the ``extra`` to install if a module it provides is missing.
+
+    Checked before any heavy work (nothing is imported here, only looked up).
+
+    Args:
+        extra: a key of :data:`EXTRAS` (``"detection"``, ``"onnx"``, ``"torch"``, ``"plot"``).
+        purpose: what needs it, the start of the message (``"COCO evaluation"``).
+        modules: the extra's modules this purpose needs (default: all of them).
+
+    Examples:
+        >>> require_extra("plot", "a plot", modules=())  # nothing needed: no error
+        >>> require_extra("detection", "YOLO folders", modules=["no_such_module_for_the_example"])
+        Traceback (most recent call last):
+        ...
+        ImportError: YOLO folders needs no_such_module_for_the_example: pip install 'keras-lightnets[detection]'.
+    """
+    check_choice("extra", extra, tuple(EXTRAS))
+    names = EXTRAS[extra] if modules is None else {m: EXTRAS[extra].get(m, m) for m in modules}
+    missing = [distribution for module, distribution in names.items() if importlib.util.find_spec(module) is None]
+    if missing:
+        raise ImportError(f"{purpose} needs {', '.join(missing)}: pip install 'keras-lightnets[{extra}]'.")

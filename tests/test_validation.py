@@ -149,3 +149,53 @@ def test_int8_conversion_is_quiet(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr
     assert "fully_quantize" not in done.stderr and "W0000" not in done.stderr and "I0000" not in done.stderr, done.stderr
+
+
+def _hide_modules(monkeypatch, *hidden: str) -> None:
+    """Make ``importlib.util.find_spec`` report ``hidden`` as not installed (as in a plain install)."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in hidden else real(name, *a))
+
+
+@pytest.mark.parametrize(
+    "hidden, call, extra, named",
+    [
+        (("onnx",), lambda tmp: __import__("keras_lightnets.export", fromlist=["x"]).to_onnx(
+            MobileNetV3Small(input_shape=(32, 32, 3), classes=2), str(tmp / "m.onnx")), "onnx", "onnx"),
+        (("torch",), lambda tmp: __import__("keras_lightnets.convert.mapping", fromlist=["x"]).as_numpy_dict(
+            str(_touch(tmp / "w.pth"))), "torch", "torch"),
+        (("pycocotools",), lambda tmp: __import__("keras_lightnets.detection.task", fromlist=["x"]).DetectionTask().load_folder(
+            str(tmp), 64, 2, 0), "detection", "pycocotools"),
+        (("yaml",), lambda tmp: __import__("keras_lightnets.detection.data", fromlist=["x"])._yolo_names(str(tmp)), "detection", "pyyaml"),
+        (("pycocotools",), lambda tmp: __import__("keras_lightnets.detection.evaluate", fromlist=["x"]).coco_evaluate([], [], ["a"]),
+         "detection", "pycocotools"),
+    ],
+    ids=["onnx", "torch-checkpoint", "detection-training", "yolo-names", "coco-evaluation"],
+)
+def test_a_missing_optional_module_names_the_extra(monkeypatch, tmp_path, hidden, call, extra, named):
+    _hide_modules(monkeypatch, *hidden)
+    with pytest.raises(ImportError, match=rf"needs {named}\b.*pip install 'keras-lightnets\[{extra}\]'"):
+        call(tmp_path)
+
+
+def _touch(path):
+    path.write_bytes(b"")
+    return path
+
+
+def test_every_extra_is_declared_in_setup_cfg():
+    import configparser
+    import pathlib
+
+    from keras_lightnets.validation import EXTRAS, require_extra
+
+    config = configparser.ConfigParser()
+    config.read(pathlib.Path(__file__).resolve().parents[1] / "setup.cfg")
+    declared = {name: {line.split(">")[0].split("=")[0].split("[")[0].strip().lower() for line in text.split("\n") if line.strip()}
+                for name, text in config["options.extras_require"].items()}
+    for extra, modules in EXTRAS.items():
+        assert set(modules.values()) <= declared[extra], extra
+    with pytest.raises(ValueError, match="`extra` must be one of"):
+        require_extra("plots", "x")

@@ -19,7 +19,7 @@ import numpy as np
 
 from keras_lightnets.layers import LayerScale
 from keras_lightnets.registry import create_model
-from keras_lightnets.validation import check_path
+from keras_lightnets.validation import check_path, require_extra
 
 __all__ = ["Plan", "as_numpy_dict", "assign", "convert_checkpoint", "plan", "torch_layout"]
 
@@ -44,12 +44,9 @@ def as_numpy_dict(state_dict: Any) -> dict[str, np.ndarray]:
     """
     if isinstance(state_dict, (str, os.PathLike)):
         path = check_path("state_dict", state_dict, must_exist=True)
-        try:
-            import torch
-        except ImportError:
-            raise ImportError(
-                f"Reading {path!r} needs PyTorch (pip install torch); or pass a dict of NumPy arrays."
-            ) from None
+        require_extra("torch", f"Reading {path!r} (or pass a dict of NumPy arrays)")
+        import torch
+
         state_dict = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(state_dict, Mapping):
         raise TypeError(

@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from keras_lightnets.data import IMAGE_SUFFIXES, SPLITS, Data, check_fractions, jitter_colours, load_image
-from keras_lightnets.validation import check_bool, check_choice, check_int, warn_caller
+from keras_lightnets.validation import check_bool, check_choice, check_int, require_extra, warn_caller
 
 __all__ = ["LAYOUTS", "DetectionData", "Labelled", "detect_layout", "detection_folder", "flip_boxes", "zoom_out"]
 
@@ -174,6 +174,7 @@ def _read_voc(path: str, problems: list[str]) -> tuple[list[str], dict[str, list
 
 
 def _yolo_names(path: str) -> list[str]:
+    require_extra("detection", "Reading a YOLO folder", modules=["yaml"])
     import yaml
 
     if os.path.isfile(os.path.join(path, "data.yaml")):

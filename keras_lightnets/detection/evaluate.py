@@ -22,6 +22,7 @@ from keras_lightnets.evaluation import new_figure, save_figure
 from keras_lightnets.files import atomic_target
 from keras_lightnets.detection.ssdlite import ssdlite_anchors
 from keras_lightnets.litert import run_tflite
+from keras_lightnets.validation import require_extra
 
 __all__ = [
     "EVALUATION", "DetectionReport", "coco_evaluate", "detect_batches", "draw_samples", "plot_precision_recall",
@@ -78,6 +79,7 @@ def coco_evaluate(truth: list[np.ndarray], found: list[Detections], class_names:
         ...               np.array([0.9]), np.array([1]))], ["cat"]).ap50  # doctest: +SKIP
         1.0
     """
+    require_extra("detection", "COCO evaluation", modules=["pycocotools"])
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 

@@ -9,7 +9,6 @@ ssdlite_... --data boxes/`` run it (the registry's detectors carry
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from typing import Any
 
@@ -24,6 +23,7 @@ from keras_lightnets.detection.evaluate import (
 from keras_lightnets.detection.loss import SSDLoss
 from keras_lightnets.registry import create_model, get_entry
 from keras_lightnets.tasks import Task, register_task
+from keras_lightnets.validation import require_extra
 
 __all__ = ["DetectionTask", "HEAD_PREFIXES"]
 
@@ -65,9 +65,7 @@ class DetectionTask(Task):
         return layer_name.startswith(HEAD_PREFIXES)
 
     def load_folder(self, path: Any, input_size: int, batch_size: int, seed: int, **options: Any) -> Data:
-        missing = [m for m in ("pycocotools", "yaml") if importlib.util.find_spec(m) is None]
-        if missing:  # before any image is read or any step trained
-            raise ImportError(f"Detection training needs {', '.join(missing)}: pip install 'keras-lightnets[detection]'.")
+        require_extra("detection", "Detection training")  # before any image is read or any step trained
         options.pop("progress", None)
         return detection_folder(path, input_size=input_size, batch_size=batch_size, seed=seed, **options)
 
