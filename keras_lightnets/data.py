@@ -238,7 +238,7 @@ def digits(
     Examples:
         >>> data = digits(input_size=32)
         >>> data.input_shape, data.num_classes, data.counts
-        ((32, 32, 3), 10, {'train': 1079, 'val': 268, 'test': 450})
+        ((32, 32, 3), 10, {'train': 1078, 'val': 269, 'test': 450})
     """
     input_size = check_int("input_size", input_size, low=32)
     batch_size = check_int("batch_size", batch_size, low=1)

@@ -49,7 +49,7 @@ def inverted_residual_prefixes(names: set[str], v2: bool) -> dict[str, str]:
 
     Examples:
         >>> inverted_residual_prefixes({"stem", "block_0_depthwise", "head_conv"}, v2=False)["block_0_depthwise"]
-        'features.1.block.0'
+        'features.1.block.0.0'
     """
     prefixes: dict[str, str] = {}
     _conv_bn(prefixes, "stem", "features.0")

@@ -86,7 +86,7 @@ class SegmentationReport:
 
         Examples:
             >>> print(SegmentationReport(np.array([[3, 1], [0, 4]]), ["a", "b"]).table().splitlines()[1])
-            a            0.750           4
+            a          0.750           4
         """
         pixels = self.matrix.sum(1)
         width = max(8, *(len(name) for name in self.class_names))
