@@ -17,6 +17,7 @@ choice is made on it. Writes ``benchmarks/results/qat.md`` and ``qat.json`` afte
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -129,13 +130,20 @@ def write(output: str, results: dict[str, Any]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the PTQ / QAT comparison; write the report after each model; return the exit code."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.qat", description=__doc__)
-    parser.add_argument("--models", nargs="+", choices=CLASSIFIERS, default=list(CLASSIFIERS))
+    parser.add_argument("--models", nargs="*", choices=CLASSIFIERS, default=list(CLASSIFIERS))
     parser.add_argument("--epochs", type=argparse_int(1, "--epochs"), default=4, help="float epochs of the classifiers")
     parser.add_argument("--qat-epochs", type=argparse_int(1, "--qat-epochs"), default=2)
     parser.add_argument("--detector-epochs", type=argparse_int(0, "--detector-epochs"), default=12, help="0: no detector")
     parser.add_argument("--output", default=os.path.join("benchmarks", "results"))
+    parser.add_argument("--append", action="store_true", help="keep the rows of OUTPUT/qat.json (same machine only)")
     args = parser.parse_args(argv)
     results: dict[str, Any] = {"machine": machine(), "settings": vars(args), "rows": []}
+    if args.append:
+        with open(os.path.join(args.output, "qat.json"), encoding="utf-8") as handle:
+            previous = json.load(handle)
+        if machine_text(previous["machine"]) != machine_text(results["machine"]):
+            parser.error(f"--append: qat.json was measured on another machine ({machine_text(previous['machine'])})")
+        results["rows"] = previous["rows"]
     with tempfile.TemporaryDirectory() as folder:
         for name in args.models:
             results["rows"].append(classifier_row(name, args.epochs, args.qat_epochs, folder))
