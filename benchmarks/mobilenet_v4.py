@@ -11,7 +11,6 @@ and ``mobilenet_v4.json`` with the CPU model and flags.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 from typing import Any, Sequence

@@ -75,7 +75,12 @@ from keras_lightnets.validation import (
 )
 
 __all__ = [
+    "KERAS_BN_EPSILON",
+    "KERAS_BN_MOMENTUM",
+    "KERAS_V1_BN_MOMENTUM",
     "PADDINGS",
+    "TORCH_BN_EPSILON",
+    "TORCH_BN_MOMENTUM",
     "bottleneck",
     "conv_block",
     "depthwise_separable",
@@ -91,6 +96,18 @@ __all__ = [
 
 _ACTIVATION_CHOICES = (None, *ACTIVATIONS)
 PADDINGS = ("same", "symmetric")
+
+# BatchNorm defaults, one place each, in Keras' convention (momentum = 1 - PyTorch's momentum).
+# Each block defaults to the settings of the reference its family was released in:
+#: keras.applications' MobileNetV2 / V3 (TF-slim's): conv_block, bottleneck and the V2/V3 models.
+KERAS_BN_MOMENTUM = 0.999
+KERAS_BN_EPSILON = 1e-3
+#: keras.applications' MobileNet (V1) keeps Keras' BatchNormalization default: depthwise_separable, MobileNetV1.
+KERAS_V1_BN_MOMENTUM = 0.99
+#: PyTorch's BatchNorm2d (momentum 0.1, eps 1e-5), for the families released in PyTorch
+#: (ShuffleNetV1: megvii; ShuffleNetV2: torchvision; MobileNetV4: timm): their blocks and models.
+TORCH_BN_MOMENTUM = 0.9
+TORCH_BN_EPSILON = 1e-5
 
 
 def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
@@ -187,8 +204,8 @@ def conv_block(
     activation: str | None = None,
     batch_norm: bool = True,
     use_bias: bool | None = None,
-    bn_momentum: float = 0.999,
-    bn_epsilon: float = 1e-3,
+    bn_momentum: float = KERAS_BN_MOMENTUM,
+    bn_epsilon: float = KERAS_BN_EPSILON,
     padding: str = "same",
     name: str,
 ) -> Any:
@@ -292,8 +309,8 @@ def depthwise_separable(
     dilation_rate: int = 1,
     activation: str = "relu6",
     batch_norm: bool = True,
-    bn_momentum: float = 0.99,
-    bn_epsilon: float = 1e-3,
+    bn_momentum: float = KERAS_V1_BN_MOMENTUM,
+    bn_epsilon: float = KERAS_BN_EPSILON,
     padding: str = "same",
     name: str,
 ) -> Any:
@@ -390,8 +407,8 @@ def bottleneck(
     activation: str = "relu6",
     dilation_rate: int = 1,
     batch_norm: bool = True,
-    bn_momentum: float = 0.999,
-    bn_epsilon: float = 1e-3,
+    bn_momentum: float = KERAS_BN_MOMENTUM,
+    bn_epsilon: float = KERAS_BN_EPSILON,
     padding: str = "same",
     name: str,
 ) -> Any:
@@ -461,8 +478,8 @@ def shuffle_unit(
     group_first_conv: bool = True,
     downsample: bool | None = None,
     dilation_rate: int = 1,
-    bn_momentum: float = 0.9,
-    bn_epsilon: float = 1e-5,
+    bn_momentum: float = TORCH_BN_MOMENTUM,
+    bn_epsilon: float = TORCH_BN_EPSILON,
     padding: str = "same",
     name: str,
 ) -> Any:
@@ -549,8 +566,8 @@ def shuffle_v2_unit(
     *,
     downsample: bool | None = None,
     dilation_rate: int = 1,
-    bn_momentum: float = 0.9,
-    bn_epsilon: float = 1e-5,
+    bn_momentum: float = TORCH_BN_MOMENTUM,
+    bn_epsilon: float = TORCH_BN_EPSILON,
     padding: str = "same",
     name: str,
 ) -> Any:
@@ -635,8 +652,8 @@ def universal_inverted_bottleneck(
     activation: str = "relu",
     layer_scale: float | None = None,
     dilation_rate: int = 1,
-    bn_momentum: float = 0.9,
-    bn_epsilon: float = 1e-5,
+    bn_momentum: float = TORCH_BN_MOMENTUM,
+    bn_epsilon: float = TORCH_BN_EPSILON,
     padding: str = "same",
     name: str,
 ) -> Any:
@@ -711,8 +728,8 @@ def fused_inverted_bottleneck(
     strides: int = 1,
     *,
     activation: str = "relu",
-    bn_momentum: float = 0.9,
-    bn_epsilon: float = 1e-5,
+    bn_momentum: float = TORCH_BN_MOMENTUM,
+    bn_epsilon: float = TORCH_BN_EPSILON,
     padding: str = "same",
     name: str,
 ) -> Any:
@@ -762,8 +779,8 @@ def mobile_mqa(
     kv_kernel_size: int = 3,
     *,
     layer_scale: float | None = 1e-5,
-    bn_momentum: float = 0.9,
-    bn_epsilon: float = 1e-5,
+    bn_momentum: float = TORCH_BN_MOMENTUM,
+    bn_epsilon: float = TORCH_BN_EPSILON,
     padding: str = "same",
     name: str,
 ) -> Any:

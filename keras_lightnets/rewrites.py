@@ -407,7 +407,7 @@ def absorb_channel_shuffle(model: keras.Model, max_parts: int | None = 4) -> ker
     many small convolutions cost more than the shuffle they save on a
     small model, so by default a shuffle is absorbed only where no
     convolution needs more than ``max_parts`` parts (the earlier shuffles of
-    a stage are kept). The README gives the measured trade-off.
+    a stage are kept). The documentation's Benchmarks page gives the measured trade-off.
 
     Args:
         model: a functional Keras model (channels last).

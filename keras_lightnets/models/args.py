@@ -1,20 +1,26 @@
-"""The arguments every model function shares: one typed, checked object and one docstring fragment.
+"""The arguments every model function shares, declared once: type, default, description, check.
 
-Every model function passes its shared arguments to :meth:`ModelArgs.check`
-by keyword; the walkers then read typed attributes (``args.include_top``,
-``args.norm``). :func:`shared_args_doc` writes the same description of those
-arguments into every model's docstring, so the documentation cannot drift.
+:data:`SHARED_PARAMETERS` declares each shared argument's type and default,
+:data:`SHARED_ARGS` its description, :meth:`ModelArgs.check` its check.
+:func:`model_function` turns a family's builder, ``build(args, **family)``, into
+the public model function: its signature (the family's own arguments and the
+shared ones, in the order ``keras.applications`` uses for that family, with
+the family's defaults), its docstring (the shared descriptions written in by
+:func:`shared_args_doc`) and the checking of every argument before any layer is
+built. The walkers then read typed attributes (``args.include_top``, ``args.norm``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
 import os
 from typing import Any, Callable, TypeVar
 
 import keras
 
-from keras_lightnets.blocks import PADDINGS
+from keras_lightnets.blocks import KERAS_BN_EPSILON, KERAS_BN_MOMENTUM, PADDINGS
 from keras_lightnets.validation import check_bool, check_choice, check_float, check_int, check_path
 from keras_lightnets.weights import WEIGHTS_SUFFIXES, WeightsFile, imagenet_file
 
@@ -24,7 +30,9 @@ __all__ = [
     "FEATURE_REDUCTIONS",
     "OUTPUT_STRIDES",
     "SHARED_ARGS",
+    "SHARED_PARAMETERS",
     "ModelArgs",
+    "model_function",
     "shared_args_doc",
 ]
 
@@ -354,3 +362,104 @@ def _doc_entry(name: str, text: str, width: int = 88) -> str:
         else:
             line += " " + word
     return "\n".join([*lines, line]) + "\n"
+
+
+#: Type (as the model functions' signatures spell it) and default of every shared argument;
+#: :func:`model_function` lets a family change a default (keras.applications' values differ by family).
+SHARED_PARAMETERS: dict[str, tuple[str, Any]] = {
+    "input_shape": ("tuple[int | None, int | None, int] | None", None),
+    "include_top": ("bool", True),
+    "weights": ("str | None", None),
+    "input_tensor": ("Any", None),
+    "pooling": ("str | None", None),
+    "classes": ("int", 1000),
+    "classifier_activation": ("Any", "softmax"),
+    "include_preprocessing": ("bool", False),
+    "dropout": ("float", 0.0),
+    "bn_momentum": ("float", KERAS_BN_MOMENTUM),
+    "bn_epsilon": ("float", KERAS_BN_EPSILON),
+    "features_only": ("bool", False),
+    "out_indices": ("tuple[int, ...] | None", None),
+    "output_stride": ("int", 32),
+    "padding": ("str", "same"),
+    "name": ("str | None", None),
+}
+Builder = Callable[..., keras.Model]
+
+
+def model_function(
+    order: str,
+    *,
+    default_size: str,
+    renamed: dict[str, str] | None = None,
+    doc: str | None = None,
+    **defaults: Any,
+) -> Callable[[Builder], Callable[..., keras.Model]]:
+    """Make the public model function of a family from its builder ``build(args, **family_arguments)``.
+
+    The function's signature lists ``order``'s names: the builder's own keyword
+    arguments (with their annotations and defaults) and the shared ones of
+    :data:`SHARED_PARAMETERS` (``defaults`` overrides theirs). A call binds the
+    arguments like any Python function, checks the shared ones with
+    :meth:`ModelArgs.check` (before any layer is built) and passes
+    ``ModelArgs`` and the family's arguments to the builder (which checks its own).
+
+    Args:
+        order: every argument name in signature order, separated by spaces.
+        default_size: :data:`CLASSIFIER_SIZE` or :data:`ANY_SIZE` (the default input shape).
+        renamed: public name -> shared name where the family spells one differently
+            (MobileNetV3's ``dropout_rate`` is ``dropout``).
+        doc: the docstring (default: the builder's); its ``{shared_args}`` line is
+            replaced by the shared arguments' descriptions.
+        **defaults: the family's defaults of shared arguments (``bn_momentum=0.9``).
+
+    Examples:
+        >>> @model_function("input_shape width include_top weights input_tensor pooling classes "
+        ...     "classifier_activation include_preprocessing dropout bn_momentum bn_epsilon features_only "
+        ...     "out_indices output_stride padding name", default_size=ANY_SIZE, bn_momentum=0.9)
+        ... def Tiny(args: ModelArgs, *, width: int = 8) -> keras.Model:
+        ...     '''A tiny network.
+        ...
+        ...     Args:
+        ...         width: channels.
+        ...         {shared_args}
+        ...     '''
+        ...     return (args.bn_momentum, width)
+        >>> list(inspect.signature(Tiny).parameters)[:3], Tiny(None, 16)
+        (['input_shape', 'width', 'include_top'], (0.9, 16))
+    """
+    renamed = renamed or {}
+    names = order.split()
+    unknown = set(defaults) - set(SHARED_PARAMETERS)
+    if unknown:
+        raise ValueError(f"`defaults` must name shared arguments {sorted(SHARED_PARAMETERS)}; received {sorted(unknown)}.")
+
+    def decorate(build: Builder) -> Callable[..., keras.Model]:
+        own = dict(list(inspect.signature(build).parameters.items())[1:])  # after `args`
+        shared = {renamed.get(name, name) for name in names} - set(own)
+        if shared != set(SHARED_PARAMETERS) or len(names) != len(set(names)) or not set(own) <= set(names):
+            raise ValueError(f"{build.__name__}: `order` must list its own arguments {sorted(own)} and every shared one once.")
+        parameters = []
+        for name in names:
+            if name in own:
+                parameters.append(own[name].replace(kind=inspect.Parameter.POSITIONAL_OR_KEYWORD))
+            else:
+                annotation, default = SHARED_PARAMETERS[renamed.get(name, name)]
+                default = defaults.get(renamed.get(name, name), default)
+                parameters.append(inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default, annotation=annotation))
+        signature = inspect.Signature(parameters, return_annotation="keras.Model")
+
+        @functools.wraps(build)
+        def model(*positional: Any, **keywords: Any) -> keras.Model:
+            bound = signature.bind(*positional, **keywords)
+            bound.apply_defaults()
+            family = {name: bound.arguments.pop(name) for name in own}
+            shared_values = {renamed.get(name, name): value for name, value in bound.arguments.items()}
+            return build(ModelArgs.check(default_size=default_size, **shared_values), **family)
+
+        del model.__wrapped__  # the signature users see is the one declared here
+        model.__signature__ = signature
+        model.__doc__ = doc if doc is not None else build.__doc__
+        return shared_args_doc(model)
+
+    return decorate

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import keras
 
-from keras_lightnets.blocks import conv_block, depthwise_separable
-from keras_lightnets.models.args import CLASSIFIER_SIZE, ModelArgs, shared_args_doc
+from keras_lightnets.blocks import KERAS_V1_BN_MOMENTUM, conv_block, depthwise_separable
+from keras_lightnets.models.args import CLASSIFIER_SIZE, ModelArgs, model_function
 from keras_lightnets.models.heads import build_input, conv_classifier, pool_features
-from keras_lightnets.models.network import finish_model
+from keras_lightnets.models.network import Variant, finish_model
 from keras_lightnets.models.strides import StrideTracker
 from keras_lightnets.validation import check_float, check_int
 
@@ -44,27 +44,14 @@ MOBILENET_V1_BLOCKS: tuple[V1Block, ...] = (
 )
 
 
-@shared_args_doc
-def MobileNetV1(
-    input_shape: tuple[int | None, int | None, int] | None = None,
-    alpha: float = 1.0,
-    depth_multiplier: int = 1,
-    dropout: float = 1e-3,
-    include_top: bool = True,
-    weights: str | None = None,
-    input_tensor: Any = None,
-    pooling: str | None = None,
-    classes: int = 1000,
-    classifier_activation: Any = "softmax",
-    include_preprocessing: bool = False,
-    bn_momentum: float = 0.99,
-    bn_epsilon: float = 1e-3,
-    features_only: bool = False,
-    out_indices: tuple[int, ...] | None = None,
-    output_stride: int = 32,
-    padding: str = "same",
-    name: str | None = None,
-) -> keras.Model:
+@model_function(
+    "input_shape alpha depth_multiplier dropout include_top weights input_tensor pooling classes classifier_activation "
+    "include_preprocessing bn_momentum bn_epsilon features_only out_indices output_stride padding name",
+    default_size=CLASSIFIER_SIZE,
+    dropout=1e-3,
+    bn_momentum=KERAS_V1_BN_MOMENTUM,
+)
+def MobileNetV1(args: ModelArgs, *, alpha: float = 1.0, depth_multiplier: int = 1) -> keras.Model:
     """MobileNetV1, layer for layer ``keras.applications.MobileNet``.
 
     Stem conv 3x3 stride 2, 13 :func:`~keras_lightnets.blocks.depthwise_separable`
@@ -72,7 +59,7 @@ def MobileNetV1(
     conv. Channels are ``int(c * alpha)`` as in the reference. Strided convs
     use ``padding="same"`` (TF-slim's reference); at odd input sizes this
     differs from ``keras.applications.MobileNet``, whose fixed ``((0, 1), (0,
-    1))`` pad drops a row and a column (see the README). ``"imagenet"``
+    1))`` pad drops a row and a column (see the documentation's Models page). ``"imagenet"``
     weights: alpha 0.25-1.0, sizes 128-224. The input shape defaults to
     224x224x3 with the top, any size without.
 
@@ -89,13 +76,7 @@ def MobileNetV1(
     """
     alpha = check_float("alpha", alpha, low=0.0, low_inclusive=False)
     depth_multiplier = check_int("depth_multiplier", depth_multiplier, low=1)
-    args = ModelArgs.check(
-        input_shape=input_shape, include_top=include_top, weights=weights, input_tensor=input_tensor,
-        pooling=pooling, classes=classes, classifier_activation=classifier_activation, dropout=dropout,
-        include_preprocessing=include_preprocessing, bn_momentum=bn_momentum, bn_epsilon=bn_epsilon,
-        features_only=features_only, out_indices=out_indices, output_stride=output_stride,
-        padding=padding, name=name, default_size=CLASSIFIER_SIZE,
-    ).with_imagenet("mobilenet_v1", alpha=alpha, depth_multiplier=depth_multiplier)
+    args = args.with_imagenet("mobilenet_v1", alpha=alpha, depth_multiplier=depth_multiplier)
 
     tracker = StrideTracker(args.output_stride)
     inputs, x = build_input(args)
@@ -119,3 +100,14 @@ def MobileNetV1(
     else:
         x = pool_features(x, args.pooling)
     return finish_model(inputs, x, args, f"mobilenet_v1_{alpha:.2f}", tracker)
+
+
+#: The registered names of this family (``keras_lightnets.registry`` reads them): name, model function,
+#: family, fixed arguments, Keras params, trainable params and MAdds at 224x224 with 1,000 classes (checked
+#: against built models by tests/test_registry.py), the paper's MAdds.
+VARIANTS = (
+    Variant("mobilenet_v1", MobileNetV1, "mobilenet_v1", {"alpha": 1.0}, 4253864, 4231976, 568740352, "569 M"),
+    Variant("mobilenet_v1_075", MobileNetV1, "mobilenet_v1", {"alpha": 0.75}, 2601976, 2585560, 325400448, "325 M"),
+    Variant("mobilenet_v1_050", MobileNetV1, "mobilenet_v1", {"alpha": 0.5}, 1342536, 1331592, 149497088, "149 M"),
+    Variant("mobilenet_v1_025", MobileNetV1, "mobilenet_v1", {"alpha": 0.25}, 475544, 470072, 41030272, "41 M"),
+)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import keras
 
 from keras_lightnets.blocks import bottleneck, conv_block, make_divisible
-from keras_lightnets.models.args import CLASSIFIER_SIZE, ModelArgs, shared_args_doc
+from keras_lightnets.models.args import CLASSIFIER_SIZE, ModelArgs, model_function
 from keras_lightnets.models.heads import build_input, dense_classifier, pool_features
-from keras_lightnets.models.network import finish_model
+from keras_lightnets.models.network import Variant, finish_model
 from keras_lightnets.models.strides import StrideTracker
 from keras_lightnets.validation import check_bool, check_choice, check_float
 
@@ -39,27 +39,13 @@ MOBILENET_V2_STAGES: tuple[V2Stage, ...] = (
 )
 
 
-@shared_args_doc
+@model_function(
+    "input_shape alpha include_top weights input_tensor pooling classes classifier_activation include_preprocessing "
+    "dropout use_batch_norm activation bn_momentum bn_epsilon features_only out_indices output_stride padding name",
+    default_size=CLASSIFIER_SIZE,
+)
 def MobileNetV2(
-    input_shape: tuple[int | None, int | None, int] | None = None,
-    alpha: float = 1.0,
-    include_top: bool = True,
-    weights: str | None = None,
-    input_tensor: Any = None,
-    pooling: str | None = None,
-    classes: int = 1000,
-    classifier_activation: Any = "softmax",
-    include_preprocessing: bool = False,
-    dropout: float = 0.0,
-    use_batch_norm: bool = True,
-    activation: str = "relu6",
-    bn_momentum: float = 0.999,
-    bn_epsilon: float = 1e-3,
-    features_only: bool = False,
-    out_indices: tuple[int, ...] | None = None,
-    output_stride: int = 32,
-    padding: str = "same",
-    name: str | None = None,
+    args: ModelArgs, *, alpha: float = 1.0, use_batch_norm: bool = True, activation: str = "relu6"
 ) -> keras.Model:
     """MobileNetV2, layer for layer ``keras.applications.MobileNetV2``.
 
@@ -91,13 +77,7 @@ def MobileNetV2(
     alpha = check_float("alpha", alpha, low=0.0, low_inclusive=False)
     check_bool("use_batch_norm", use_batch_norm)
     check_choice("activation", activation, ("relu6", "relu"))
-    args = ModelArgs.check(
-        input_shape=input_shape, include_top=include_top, weights=weights, input_tensor=input_tensor,
-        pooling=pooling, classes=classes, classifier_activation=classifier_activation, dropout=dropout,
-        include_preprocessing=include_preprocessing, bn_momentum=bn_momentum, bn_epsilon=bn_epsilon,
-        features_only=features_only, out_indices=out_indices, output_stride=output_stride,
-        padding=padding, name=name, default_size=CLASSIFIER_SIZE,
-    ).with_imagenet("mobilenet_v2", alpha=alpha)
+    args = args.with_imagenet("mobilenet_v2", alpha=alpha)
     norm = dict(batch_norm=use_batch_norm, **args.norm)
 
     tracker = StrideTracker(args.output_stride)
@@ -131,3 +111,16 @@ def MobileNetV2(
     else:
         x = pool_features(x, args.pooling)
     return finish_model(inputs, x, args, f"mobilenet_v2_{alpha:.2f}", tracker)
+
+
+#: The registered names of this family (``keras_lightnets.registry`` reads them): name, model function,
+#: family, fixed arguments, Keras params, trainable params and MAdds at 224x224 with 1,000 classes (checked
+#: against built models by tests/test_registry.py), the paper's MAdds.
+VARIANTS = (
+    Variant("mobilenet_v2_140", MobileNetV2, "mobilenet_v2", {"alpha": 1.4}, 6156712, 6108776, 582195824, "585 M"),
+    Variant("mobilenet_v2_130", MobileNetV2, "mobilenet_v2", {"alpha": 1.3}, 5431048, 5386792, 509374560, "509 M"),
+    Variant("mobilenet_v2", MobileNetV2, "mobilenet_v2", {"alpha": 1.0}, 3538984, 3504872, 300774272, "300 M"),
+    Variant("mobilenet_v2_075", MobileNetV2, "mobilenet_v2", {"alpha": 0.75}, 2663064, 2636424, 209069792, "209 M"),
+    Variant("mobilenet_v2_050", MobileNetV2, "mobilenet_v2", {"alpha": 0.5}, 1987224, 1968680, 97131840, "97 M"),
+    Variant("mobilenet_v2_035", MobileNetV2, "mobilenet_v2", {"alpha": 0.35}, 1691208, 1677128, 59285808, "59 M"),
+)

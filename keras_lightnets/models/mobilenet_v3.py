@@ -7,9 +7,9 @@ from typing import Any, NamedTuple
 import keras
 
 from keras_lightnets.blocks import bottleneck, conv_block, make_divisible
-from keras_lightnets.models.args import ANY_SIZE, ModelArgs, shared_args_doc
+from keras_lightnets.models.args import ANY_SIZE, ModelArgs, model_function
 from keras_lightnets.models.heads import build_input, conv_classifier, pool_features
-from keras_lightnets.models.network import finish_model
+from keras_lightnets.models.network import Variant, finish_model
 from keras_lightnets.models.strides import StrideTracker
 from keras_lightnets.validation import check_bool, check_float
 
@@ -126,17 +126,16 @@ def _mobilenet_v3(
     return finish_model(inputs, x, args, default_name, tracker)
 
 
-def _v3_args(
-    family: str, alpha: Any, minimalistic: Any, reduced_tail: Any, dilate_strided: Any, **shared: Any
-) -> tuple[ModelArgs, float, bool]:
-    """Check the V3 width arguments and the shared ones (``dropout_rate`` is ``dropout``)."""
+def _check_v3(
+    family: str, args: ModelArgs, alpha: Any, minimalistic: Any, reduced_tail: Any, dilate_strided: Any
+) -> tuple[ModelArgs, float]:
+    """Check the V3 width arguments; return ``args`` with ``"imagenet"`` resolved, and ``alpha``."""
     alpha = check_float("alpha", alpha, low=0.0, low_inclusive=False)
     check_bool("minimalistic", minimalistic)
     check_bool("dilate_strided", dilate_strided)
-    if check_bool("reduced_tail", reduced_tail) and shared.get("weights") == "imagenet":
+    if check_bool("reduced_tail", reduced_tail) and args.weights == "imagenet":
         raise ValueError("`reduced_tail=True` has no 'imagenet' weights file (its last stage is half as wide).")
-    args = ModelArgs.check(default_size=ANY_SIZE, **shared)
-    return args.with_imagenet(family, alpha=alpha, minimalistic=minimalistic), alpha, minimalistic
+    return args.with_imagenet(family, alpha=alpha, minimalistic=minimalistic), alpha
 
 
 _V3_DOC = """MobileNetV3-{size}, layer for layer ``keras.applications.MobileNetV3{size}``.
@@ -167,79 +166,47 @@ _V3_DOC = """MobileNetV3-{size}, layer for layer ``keras.applications.MobileNetV
         >>> model.output_shape
         (None, 1000)
     """
+_V3_ORDER = (
+    "input_shape alpha minimalistic include_top weights input_tensor classes pooling dropout_rate classifier_activation "
+    "include_preprocessing bn_momentum bn_epsilon features_only out_indices output_stride padding name reduced_tail "
+    "dilate_strided"
+)
 
 
+@model_function(
+    _V3_ORDER, default_size=ANY_SIZE, renamed={"dropout_rate": "dropout"}, doc=_V3_DOC.format(size="Large", last=14, pre_logits=1280),
+    include_preprocessing=True, dropout=0.2, name="MobileNetV3Large",
+)
 def MobileNetV3Large(
-    input_shape: tuple[int | None, int | None, int] | None = None,
-    alpha: float = 1.0,
-    minimalistic: bool = False,
-    include_top: bool = True,
-    weights: str | None = None,
-    input_tensor: Any = None,
-    classes: int = 1000,
-    pooling: str | None = None,
-    dropout_rate: float = 0.2,
-    classifier_activation: Any = "softmax",
-    include_preprocessing: bool = True,
-    bn_momentum: float = 0.999,
-    bn_epsilon: float = 1e-3,
-    features_only: bool = False,
-    out_indices: tuple[int, ...] | None = None,
-    output_stride: int = 32,
-    padding: str = "same",
-    name: str | None = "MobileNetV3Large",
-    reduced_tail: bool = False,
-    dilate_strided: bool = False,
+    args: ModelArgs, *, alpha: float = 1.0, minimalistic: bool = False, reduced_tail: bool = False, dilate_strided: bool = False
 ) -> keras.Model:
-    args, alpha, minimalistic = _v3_args(
-        "mobilenet_v3_large", alpha, minimalistic, reduced_tail, dilate_strided,
-        input_shape=input_shape, include_top=include_top, weights=weights, input_tensor=input_tensor,
-        pooling=pooling, classes=classes, classifier_activation=classifier_activation, dropout=dropout_rate,
-        include_preprocessing=include_preprocessing, bn_momentum=bn_momentum, bn_epsilon=bn_epsilon,
-        features_only=features_only, out_indices=out_indices, output_stride=output_stride,
-        padding=padding, name=name,
-    )
+    args, alpha = _check_v3("mobilenet_v3_large", args, alpha, minimalistic, reduced_tail, dilate_strided)
     return _mobilenet_v3(
         MOBILENET_V3_LARGE_BLOCKS, LARGE_PRE_LOGITS, "MobileNetV3Large", args, alpha, minimalistic, reduced_tail, dilate_strided
     )
 
 
+@model_function(
+    _V3_ORDER, default_size=ANY_SIZE, renamed={"dropout_rate": "dropout"}, doc=_V3_DOC.format(size="Small", last=10, pre_logits=1024),
+    include_preprocessing=True, dropout=0.2, name="MobileNetV3Small",
+)
 def MobileNetV3Small(
-    input_shape: tuple[int | None, int | None, int] | None = None,
-    alpha: float = 1.0,
-    minimalistic: bool = False,
-    include_top: bool = True,
-    weights: str | None = None,
-    input_tensor: Any = None,
-    classes: int = 1000,
-    pooling: str | None = None,
-    dropout_rate: float = 0.2,
-    classifier_activation: Any = "softmax",
-    include_preprocessing: bool = True,
-    bn_momentum: float = 0.999,
-    bn_epsilon: float = 1e-3,
-    features_only: bool = False,
-    out_indices: tuple[int, ...] | None = None,
-    output_stride: int = 32,
-    padding: str = "same",
-    name: str | None = "MobileNetV3Small",
-    reduced_tail: bool = False,
-    dilate_strided: bool = False,
+    args: ModelArgs, *, alpha: float = 1.0, minimalistic: bool = False, reduced_tail: bool = False, dilate_strided: bool = False
 ) -> keras.Model:
-    args, alpha, minimalistic = _v3_args(
-        "mobilenet_v3_small", alpha, minimalistic, reduced_tail, dilate_strided,
-        input_shape=input_shape, include_top=include_top, weights=weights, input_tensor=input_tensor,
-        pooling=pooling, classes=classes, classifier_activation=classifier_activation, dropout=dropout_rate,
-        include_preprocessing=include_preprocessing, bn_momentum=bn_momentum, bn_epsilon=bn_epsilon,
-        features_only=features_only, out_indices=out_indices, output_stride=output_stride,
-        padding=padding, name=name,
-    )
+    args, alpha = _check_v3("mobilenet_v3_small", args, alpha, minimalistic, reduced_tail, dilate_strided)
     return _mobilenet_v3(
         MOBILENET_V3_SMALL_BLOCKS, SMALL_PRE_LOGITS, "MobileNetV3Small", args, alpha, minimalistic, reduced_tail, dilate_strided
     )
 
 
-MobileNetV3Large.__doc__ = _V3_DOC.format(size="Large", last=14, pre_logits=1280)
-MobileNetV3Small.__doc__ = _V3_DOC.format(size="Small", last=10, pre_logits=1024)
-shared_args_doc(MobileNetV3Large)
-shared_args_doc(MobileNetV3Small)
+#: The registered names of this family (``keras_lightnets.registry`` reads them): name, model function,
+#: family, fixed arguments, Keras params, trainable params and MAdds at 224x224 with 1,000 classes (checked
+#: against built models by tests/test_registry.py), the paper's MAdds.
+VARIANTS = (
+    Variant("mobilenet_v3_large", MobileNetV3Large, "mobilenet_v3_large", {"alpha": 1.0, "minimalistic": False}, 5507432, 5483032, 216589760, "219 M"),
+    Variant("mobilenet_v3_large_075", MobileNetV3Large, "mobilenet_v3_large", {"alpha": 0.75, "minimalistic": False}, 4012616, 3993528, 154560624, "155 M"),
+    Variant("mobilenet_v3_large_minimalistic", MobileNetV3Large, "mobilenet_v3_large", {"alpha": 1.0, "minimalistic": True}, 3948688, 3924288, 209136704, "209 M"),
+    Variant("mobilenet_v3_small", MobileNetV3Small, "mobilenet_v3_small", {"alpha": 1.0, "minimalistic": False}, 2554968, 2542856, 56510400, "56 M"),
+    Variant("mobilenet_v3_small_075", MobileNetV3Small, "mobilenet_v3_small", {"alpha": 0.75, "minimalistic": False}, 2051552, 2041872, 43399344, "44 M"),
+    Variant("mobilenet_v3_small_minimalistic", MobileNetV3Small, "mobilenet_v3_small", {"alpha": 1.0, "minimalistic": True}, 2056848, 2044736, 52288448),
+)

@@ -5,7 +5,7 @@ against timm's ``_gen_mobilenet_v4`` (timm 1.0.31) and the TF model garden's
 ``MNV4*_BLOCK_SPECS``, whose trained weights (timm's) this package converts
 exactly (:func:`keras_lightnets.convert.from_timm`). The released medium and
 large models are 5-6% larger than the paper's printed parameter counts; the
-tables follow the released models, whose weights they must load (README).
+tables follow the released models, whose weights they must load (see the documentation's Models page).
 """
 
 from __future__ import annotations
@@ -15,14 +15,16 @@ from typing import Any, NamedTuple
 import keras
 
 from keras_lightnets.blocks import (
+    TORCH_BN_EPSILON,
+    TORCH_BN_MOMENTUM,
     conv_block,
     fused_inverted_bottleneck,
     mobile_mqa,
     universal_inverted_bottleneck,
 )
-from keras_lightnets.models.args import ANY_SIZE, ModelArgs, shared_args_doc
+from keras_lightnets.models.args import ANY_SIZE, ModelArgs, model_function
 from keras_lightnets.models.heads import build_input, conv_classifier, pool_features
-from keras_lightnets.models.network import finish_model
+from keras_lightnets.models.network import Variant, finish_model
 from keras_lightnets.models.strides import StrideTracker
 from keras_lightnets.validation import check_choice
 
@@ -163,25 +165,16 @@ def _block(x: Any, block: V4Block, spec: V4Spec, strides: int, rate: int, norm: 
     )
 
 
-def MobileNetV4(
-    variant: str = "conv_small",
-    input_shape: tuple[int | None, int | None, int] | None = None,
-    include_top: bool = True,
-    weights: str | None = None,
-    input_tensor: Any = None,
-    classes: int = 1000,
-    pooling: str | None = None,
-    dropout: float = 0.2,
-    classifier_activation: Any = "softmax",
-    include_preprocessing: bool = True,
-    bn_momentum: float = 0.9,
-    bn_epsilon: float = 1e-5,
-    features_only: bool = False,
-    out_indices: tuple[int, ...] | None = None,
-    output_stride: int = 32,
-    padding: str = "same",
-    name: str | None = None,
-) -> keras.Model:
+@model_function(
+    "variant input_shape include_top weights input_tensor classes pooling dropout classifier_activation "
+    "include_preprocessing bn_momentum bn_epsilon features_only out_indices output_stride padding name",
+    default_size=ANY_SIZE,
+    include_preprocessing=True,
+    dropout=0.2,
+    bn_momentum=TORCH_BN_MOMENTUM,
+    bn_epsilon=TORCH_BN_EPSILON,
+)
+def MobileNetV4(args: ModelArgs, *, variant: str = "conv_small") -> keras.Model:
     """MobileNetV4 (arXiv 2404.10518): Conv-S/M/L and Hybrid-M/L, layer for layer timm's.
 
     The stem is a 3x3 stride-2 conv; stage ``s`` block ``i`` of the table is
@@ -208,13 +201,7 @@ def MobileNetV4(
         (None, 1000)
     """
     check_choice("variant", variant, tuple(MOBILENET_V4_SPECS))
-    args = ModelArgs.check(
-        input_shape=input_shape, include_top=include_top, weights=weights, input_tensor=input_tensor,
-        pooling=pooling, classes=classes, classifier_activation=classifier_activation, dropout=dropout,
-        include_preprocessing=include_preprocessing, bn_momentum=bn_momentum, bn_epsilon=bn_epsilon,
-        features_only=features_only, out_indices=out_indices, output_stride=output_stride,
-        padding=padding, name=name, default_size=ANY_SIZE,
-    ).with_imagenet(f"mobilenet_v4_{variant}")
+    args = args.with_imagenet(f"mobilenet_v4_{variant}")
     spec = MOBILENET_V4_SPECS[variant]
     tracker = StrideTracker(args.output_stride)
     inputs, x = build_input(args)
@@ -230,4 +217,13 @@ def MobileNetV4(
     return finish_model(inputs, x, args, f"MobileNetV4{variant.title().replace('_', '')}", tracker)
 
 
-shared_args_doc(MobileNetV4)
+#: The registered names of this family (``keras_lightnets.registry`` reads them): name, model function,
+#: family, fixed arguments, Keras params, trainable params and MAdds at 224x224 with 1,000 classes (checked
+#: against built models by tests/test_registry.py), the paper's MAdds.
+VARIANTS = (
+    Variant("mobilenet_v4_conv_small", MobileNetV4, "mobilenet_v4", {"variant": "conv_small"}, 3799112, 3774024, 186005568),
+    Variant("mobilenet_v4_conv_medium", MobileNetV4, "mobilenet_v4", {"variant": "conv_medium"}, 9783416, 9715512, 827649984),
+    Variant("mobilenet_v4_conv_large", MobileNetV4, "mobilenet_v4", {"variant": "conv_large"}, 32740416, 32590864, 2171341312),
+    Variant("mobilenet_v4_hybrid_medium", MobileNetV4, "mobilenet_v4", {"variant": "hybrid_medium"}, 11150488, 11074648, 966311360),
+    Variant("mobilenet_v4_hybrid_large", MobileNetV4, "mobilenet_v4", {"variant": "hybrid_large"}, 37929024, 37764624, 2549568000),
+)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, NamedTuple
 
 import keras
 
@@ -10,7 +10,24 @@ from keras_lightnets.models.args import FEATURE_REDUCTIONS, ModelArgs
 from keras_lightnets.models.strides import StrideTracker
 from keras_lightnets.weights import WeightsFile, imagenet_class_names, load_imagenet, load_weights
 
-__all__ = ["LightNet", "finish_model"]
+__all__ = ["LightNet", "Variant", "finish_model"]
+
+
+class Variant(NamedTuple):
+    """A registered name of a family, declared next to the family's table (its module's ``VARIANTS``).
+
+    ``params``, ``trainable`` (torchvision's count) and ``macs`` are at 224x224 with
+    1,000 classes; ``paper_macs`` is the paper's or reference's figure ("" where none is published).
+    """
+
+    name: str
+    builder: Callable[..., keras.Model]
+    family: str
+    fixed: dict[str, Any]
+    params: int
+    trainable: int
+    macs: int
+    paper_macs: str = ""
 
 
 @keras.saving.register_keras_serializable(package="keras_lightnets")

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
 
 import keras
 
-from keras_lightnets.blocks import conv_block, make_divisible, pool_block, shuffle_unit
-from keras_lightnets.models.args import CLASSIFIER_SIZE, ModelArgs, shared_args_doc
+from keras_lightnets.blocks import TORCH_BN_EPSILON, TORCH_BN_MOMENTUM, conv_block, make_divisible, pool_block, shuffle_unit
+from keras_lightnets.models.args import CLASSIFIER_SIZE, ModelArgs, model_function
 from keras_lightnets.models.heads import build_input, dense_classifier, pool_features
-from keras_lightnets.models.network import finish_model
+from keras_lightnets.models.network import Variant, finish_model
 from keras_lightnets.models.strides import StrideTracker
 from keras_lightnets.validation import check_choice, check_float, check_int
 
@@ -31,27 +30,15 @@ STEM_FILTERS = {0.25: 12, 0.5: 12, 1.0: 24, 1.5: 24, 2.0: 48}
 SHUFFLENET_V1_SCALES = tuple(STEM_FILTERS)
 
 
-@shared_args_doc
-def ShuffleNetV1(
-    groups: int = 3,
-    scale: float = 1.0,
-    input_shape: tuple[int | None, int | None, int] | None = None,
-    include_top: bool = True,
-    weights: str | None = None,
-    input_tensor: Any = None,
-    pooling: str | None = None,
-    classes: int = 1000,
-    classifier_activation: Any = "softmax",
-    include_preprocessing: bool = False,
-    dropout: float = 0.0,
-    bn_momentum: float = 0.9,
-    bn_epsilon: float = 1e-5,
-    features_only: bool = False,
-    out_indices: tuple[int, ...] | None = None,
-    output_stride: int = 32,
-    padding: str = "same",
-    name: str | None = None,
-) -> keras.Model:
+@model_function(
+    "groups scale input_shape include_top weights input_tensor pooling classes classifier_activation "
+    "include_preprocessing dropout bn_momentum bn_epsilon features_only out_indices output_stride "
+    "padding name",
+    default_size=CLASSIFIER_SIZE,
+    bn_momentum=TORCH_BN_MOMENTUM,
+    bn_epsilon=TORCH_BN_EPSILON,
+)
+def ShuffleNetV1(args: ModelArgs, *, groups: int = 3, scale: float = 1.0) -> keras.Model:
     """ShuffleNetV1 ``scale``x with ``groups`` groups, as the paper and the megvii reference.
 
     Stem conv 3x3 stride 2 + BN + ReLU, 3x3 stride-2 max pool, stages 2/3/4 of
@@ -74,13 +61,7 @@ def ShuffleNetV1(
     """
     groups = check_choice("groups", check_int("groups", groups), tuple(SHUFFLENET_V1_CHANNELS))
     scale = check_choice("scale", check_float("scale", scale), SHUFFLENET_V1_SCALES)
-    args = ModelArgs.check(
-        input_shape=input_shape, include_top=include_top, weights=weights, input_tensor=input_tensor,
-        pooling=pooling, classes=classes, classifier_activation=classifier_activation, dropout=dropout,
-        include_preprocessing=include_preprocessing, bn_momentum=bn_momentum, bn_epsilon=bn_epsilon,
-        features_only=features_only, out_indices=out_indices, output_stride=output_stride,
-        padding=padding, name=name, default_size=CLASSIFIER_SIZE,
-    ).with_imagenet("shufflenet_v1")
+    args = args.with_imagenet("shufflenet_v1")
 
     tracker = StrideTracker(args.output_stride)
     inputs, x = build_input(args)
@@ -108,3 +89,35 @@ def ShuffleNetV1(
     else:
         x = pool_features(x, args.pooling)
     return finish_model(inputs, x, args, f"shufflenet_v1_g{groups}_{scale:.2f}", tracker)
+
+
+#: The registered names of this family (``keras_lightnets.registry`` reads them): name, model function,
+#: family, fixed arguments, Keras params, trainable params and MAdds at 224x224 with 1,000 classes (checked
+#: against built models by tests/test_registry.py), the paper's MAdds.
+VARIANTS = (
+    Variant("shufflenet_v1_g1_x0_25", ShuffleNetV1, "shufflenet_v1", {"groups": 1, "scale": 0.25}, 213580, 209908, 13162320),
+    Variant("shufflenet_v1_g2_x0_25", ShuffleNetV1, "shufflenet_v1", {"groups": 2, "scale": 0.25}, 273132, 267964, 13472728),
+    Variant("shufflenet_v1_g3_x0_25", ShuffleNetV1, "shufflenet_v1", {"groups": 3, "scale": 0.25}, 312244, 306124, 13300656, "13 M"),
+    Variant("shufflenet_v1_g4_x0_25", ShuffleNetV1, "shufflenet_v1", {"groups": 4, "scale": 0.25}, 346828, 339756, 13480048),
+    Variant("shufflenet_v1_g8_x0_25", ShuffleNetV1, "shufflenet_v1", {"groups": 8, "scale": 0.25}, 464680, 454888, 15719040),
+    Variant("shufflenet_v1_g1_x0_5", ShuffleNetV1, "shufflenet_v1", {"groups": 1, "scale": 0.5}, 541828, 534484, 38517408),
+    Variant("shufflenet_v1_g2_x0_5", ShuffleNetV1, "shufflenet_v1", {"groups": 2, "scale": 0.5}, 654560, 644320, 38914784),
+    Variant("shufflenet_v1_g3_x0_5", ShuffleNetV1, "shufflenet_v1", {"groups": 3, "scale": 0.5}, 730564, 718324, 37589856, "38 M"),
+    Variant("shufflenet_v1_g4_x0_5", ShuffleNetV1, "shufflenet_v1", {"groups": 4, "scale": 0.5}, 792544, 778592, 37943936),
+    Variant("shufflenet_v1_g8_x0_5", ShuffleNetV1, "shufflenet_v1", {"groups": 8, "scale": 0.5}, 1031032, 1011448, 40469760, "40 M (megvii)"),
+    Variant("shufflenet_v1_g1_x1_0", ShuffleNetV1, "shufflenet_v1", {"groups": 1, "scale": 1.0}, 1546624, 1531936, 143078976, "143 M"),
+    Variant("shufflenet_v1_g2_x1_0", ShuffleNetV1, "shufflenet_v1", {"groups": 2, "scale": 1.0}, 1754248, 1733848, 140836512, "140 M"),
+    Variant("shufflenet_v1_g3_x1_0", ShuffleNetV1, "shufflenet_v1", {"groups": 3, "scale": 1.0}, 1890208, 1865728, 137460672, "137 M (megvii: 138 M)"),
+    Variant("shufflenet_v1_g4_x1_0", ShuffleNetV1, "shufflenet_v1", {"groups": 4, "scale": 1.0}, 1996088, 1968344, 134339776, "133 M"),
+    Variant("shufflenet_v1_g8_x1_0", ShuffleNetV1, "shufflenet_v1", {"groups": 8, "scale": 1.0}, 2473936, 2434768, 138365952, "137 M (megvii: 138 M)"),
+    Variant("shufflenet_v1_g1_x1_5", ShuffleNetV1, "shufflenet_v1", {"groups": 1, "scale": 1.5}, 3015064, 2993032, 308096352),
+    Variant("shufflenet_v1_g2_x1_5", ShuffleNetV1, "shufflenet_v1", {"groups": 2, "scale": 1.5}, 3304040, 3273400, 303198368),
+    Variant("shufflenet_v1_g3_x1_5", ShuffleNetV1, "shufflenet_v1", {"groups": 3, "scale": 1.5}, 3478888, 3442168, 292443552, "292 M (megvii)"),
+    Variant("shufflenet_v1_g4_x1_5", ShuffleNetV1, "shufflenet_v1", {"groups": 4, "scale": 1.5}, 3617232, 3575536, 287149120),
+    Variant("shufflenet_v1_g8_x1_5", ShuffleNetV1, "shufflenet_v1", {"groups": 8, "scale": 1.5}, 4328704, 4269952, 290188800, "290 M (megvii)"),
+    Variant("shufflenet_v1_g1_x2_0", ShuffleNetV1, "shufflenet_v1", {"groups": 1, "scale": 2.0}, 4948120, 4918744, 550334592),
+    Variant("shufflenet_v1_g2_x2_0", ShuffleNetV1, "shufflenet_v1", {"groups": 2, "scale": 2.0}, 5298696, 5257896, 539138624),
+    Variant("shufflenet_v1_g3_x2_0", ShuffleNetV1, "shufflenet_v1", {"groups": 3, "scale": 2.0}, 5499736, 5450776, 524045184, "524 M (megvii)"),
+    Variant("shufflenet_v1_g4_x2_0", ShuffleNetV1, "shufflenet_v1", {"groups": 4, "scale": 2.0}, 5649016, 5593528, 510289536),
+    Variant("shufflenet_v1_g8_x2_0", ShuffleNetV1, "shufflenet_v1", {"groups": 8, "scale": 2.0}, 6600568, 6522232, 521942016, "522 M (megvii)"),
+)

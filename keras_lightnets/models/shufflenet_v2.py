@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
 
 import keras
 
-from keras_lightnets.blocks import conv_block, pool_block, shuffle_v2_unit
-from keras_lightnets.models.args import CLASSIFIER_SIZE, ModelArgs, shared_args_doc
+from keras_lightnets.blocks import TORCH_BN_EPSILON, TORCH_BN_MOMENTUM, conv_block, pool_block, shuffle_v2_unit
+from keras_lightnets.models.args import CLASSIFIER_SIZE, ModelArgs, model_function
 from keras_lightnets.models.heads import build_input, dense_classifier, pool_features
-from keras_lightnets.models.network import finish_model
+from keras_lightnets.models.network import Variant, finish_model
 from keras_lightnets.models.strides import StrideTracker
 from keras_lightnets.validation import check_choice, check_float
 
@@ -26,26 +25,15 @@ SHUFFLENET_V2_CHANNELS: dict[float, tuple[int, int, int, int]] = {
 }
 
 
-@shared_args_doc
-def ShuffleNetV2(
-    scale: float = 1.0,
-    input_shape: tuple[int | None, int | None, int] | None = None,
-    include_top: bool = True,
-    weights: str | None = None,
-    input_tensor: Any = None,
-    pooling: str | None = None,
-    classes: int = 1000,
-    classifier_activation: Any = "softmax",
-    include_preprocessing: bool = False,
-    dropout: float = 0.0,
-    bn_momentum: float = 0.9,
-    bn_epsilon: float = 1e-5,
-    features_only: bool = False,
-    out_indices: tuple[int, ...] | None = None,
-    output_stride: int = 32,
-    padding: str = "same",
-    name: str | None = None,
-) -> keras.Model:
+@model_function(
+    "scale input_shape include_top weights input_tensor pooling classes classifier_activation "
+    "include_preprocessing dropout bn_momentum bn_epsilon features_only out_indices output_stride "
+    "padding name",
+    default_size=CLASSIFIER_SIZE,
+    bn_momentum=TORCH_BN_MOMENTUM,
+    bn_epsilon=TORCH_BN_EPSILON,
+)
+def ShuffleNetV2(args: ModelArgs, *, scale: float = 1.0) -> keras.Model:
     """ShuffleNetV2 ``scale``x in torchvision's layout (convs without bias).
 
     Stem conv 3x3 stride 2 + BN + ReLU, 3x3 stride-2 max pool, stages 2/3/4 of
@@ -63,13 +51,7 @@ def ShuffleNetV2(
         (None, 1000)
     """
     scale = check_choice("scale", check_float("scale", scale), tuple(SHUFFLENET_V2_CHANNELS))
-    args = ModelArgs.check(
-        input_shape=input_shape, include_top=include_top, weights=weights, input_tensor=input_tensor,
-        pooling=pooling, classes=classes, classifier_activation=classifier_activation, dropout=dropout,
-        include_preprocessing=include_preprocessing, bn_momentum=bn_momentum, bn_epsilon=bn_epsilon,
-        features_only=features_only, out_indices=out_indices, output_stride=output_stride,
-        padding=padding, name=name, default_size=CLASSIFIER_SIZE,
-    ).with_imagenet("shufflenet_v2")
+    args = args.with_imagenet("shufflenet_v2")
     *stage_channels, last_channels = SHUFFLENET_V2_CHANNELS[scale]
 
     tracker = StrideTracker(args.output_stride)
@@ -95,3 +77,14 @@ def ShuffleNetV2(
     else:
         x = pool_features(x, args.pooling)
     return finish_model(inputs, x, args, f"shufflenet_v2_{scale:.1f}x", tracker)
+
+
+#: The registered names of this family (``keras_lightnets.registry`` reads them): name, model function,
+#: family, fixed arguments, Keras params, trainable params and MAdds at 224x224 with 1,000 classes (checked
+#: against built models by tests/test_registry.py), the paper's MAdds.
+VARIANTS = (
+    Variant("shufflenet_v2_x0_5", ShuffleNetV2, "shufflenet_v2", {"scale": 0.5}, 1374744, 1366792, 40476448, "41 M"),
+    Variant("shufflenet_v2_x1_0", ShuffleNetV2, "shufflenet_v2", {"scale": 1.0}, 2294784, 2278604, 144907992, "146 M"),
+    Variant("shufflenet_v2_x1_5", ShuffleNetV2, "shufflenet_v2", {"scale": 1.5}, 3527064, 3503624, 295759392, "299 M"),
+    Variant("shufflenet_v2_x2_0", ShuffleNetV2, "shufflenet_v2", {"scale": 2.0}, 7427712, 7393996, 583253464, "591 M"),
+)
