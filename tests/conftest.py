@@ -85,8 +85,10 @@ def source_0_4(tmp_path_factory):
 
 # The TensorFlow session's longest modules (worker-minutes measured in CI, 2 cores), longest first.
 LONGEST_FIRST = [
-    "test_benchmarks", "test_train", "test_detection_train", "test_small_data", "test_notebooks",
-    "test_segmentation_train", "test_transfer", "test_cli", "test_quantization",
+    "test_train", "test_detection_train", "test_export", "test_benchmarks", "test_transfer", "test_small_data",
+    "test_segmentation_train", "test_cli", "test_notebooks", "test_mobilenet_v4", "test_models", "test_quantization",
+    "test_detection_export", "test_timm", "test_features", "test_detection", "test_rewrites", "test_shufflenet",
+    "test_wheel", "test_doctests", "test_registry",
 ]
 
 

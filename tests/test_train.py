@@ -136,13 +136,13 @@ def test_resume_inside_the_quantization_aware_epochs(small_data, tmp_path):
     """Interrupted in the second quantization-aware epoch: the checkpoint is the quantization-aware model and resumes."""
     checkpoint = tmp_path / "run.keras"
     with pytest.raises(KeyboardInterrupt):
-        fit("mobilenet_v1_025", small_data, epochs=1, qat_epochs=2, checkpoint=checkpoint, verbose=0,
-            callbacks=[_Interrupt(epoch=2, batch=1)])
+        fit("mobilenet_v1_025", small_data, epochs=0, qat_epochs=2, checkpoint=checkpoint, verbose=0,
+            callbacks=[_Interrupt(epoch=1, batch=1)])
     saved = keras.saving.load_model(checkpoint, safe_mode=True)
     assert is_quantize_aware(saved)
     convs = [layer for layer in saved.layers if isinstance(layer, QuantizedConv) and layer.batch_norm]
     assert convs and all(float(layer.statistics_frozen.numpy()) == 0.0 for layer in convs)  # frozen from epoch 2 on
-    result = fit("mobilenet_v1_025", small_data, epochs=1, qat_epochs=2, checkpoint=checkpoint, verbose=0)
+    result = fit("mobilenet_v1_025", small_data, epochs=0, qat_epochs=2, checkpoint=checkpoint, verbose=0)
     assert result.epochs_run == 1 and is_quantize_aware(result.model)
     resumed = [layer for layer in result.model.layers if isinstance(layer, QuantizedConv) and layer.batch_norm]
     assert all(float(layer.statistics_frozen.numpy()) == 1.0 for layer in resumed)
