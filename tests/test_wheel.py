@@ -1,8 +1,9 @@
 """The sdist and wheel build, and the wheel works installed (not editable) in a new virtual environment.
 
 No network: the wheel is built without build isolation and installed with ``--no-deps
---no-index`` into a virtual environment that sees this interpreter's packages (the
-README's install command put the dependencies there). That the wheel's declared
+--no-index`` into a new virtual environment whose path ends with this interpreter's
+site-packages (the README's install command put the dependencies there; an editable
+install of the checkout there stays inactive). That the wheel's declared
 dependencies cover every module the package imports is checked on its metadata.
 """
 
@@ -14,6 +15,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import sysconfig
 import tarfile
 import zipfile
 
@@ -89,8 +91,13 @@ def test_the_installed_wheel_lists_predicts_and_imports_every_module(dist, tmp_p
 
     (wheel,) = dist.glob("keras_lightnets-*.whl")
     venv = tmp_path / "venv"
-    _run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], tmp_path)
+    _run([sys.executable, "-m", "venv", str(venv)], tmp_path)
     python = venv / "bin" / "python"
+    # The dependencies come from this interpreter's site-packages, added after the venv's own (a .pth line is
+    # a plain path: the .pth files there, such as an editable install's finder, are not run).
+    inner = pathlib.Path(_run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], tmp_path).strip())
+    outer = dict.fromkeys(sysconfig.get_paths()[key] for key in ("purelib", "platlib"))
+    (inner / "outer_site_packages.pth").write_text("\n".join(outer) + "\n", encoding="utf-8")
     _run([str(python), "-m", "pip", "install", "--no-deps", "--no-index", "--force-reinstall", str(wheel)], tmp_path)
 
     modules = sorted(
