@@ -1,6 +1,6 @@
 """Names that moved: the old import keeps working for one release, with a ``DeprecationWarning``.
 
-Each module that lost a public name defines ``__getattr__ = moved_from(__name__)``
+Each module that lost a public name defines ``__getattr__ = moved_from("its.module.name")``
 (PEP 562): ``from keras_lightnets.weights import from_torchvision`` then warns,
 naming the new place, and returns the object from there. :data:`MOVED` is the
 whole list; ``CHANGELOG.md`` says when each name moved and when the old one goes.

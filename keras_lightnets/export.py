@@ -513,4 +513,4 @@ def to_onnx(
 if __name__ == "__main__":
     _child_main(sys.argv[1])
 
-__getattr__ = moved_from(__name__)  # names that moved from here (keras_lightnets.deprecation.MOVED)
+__getattr__ = moved_from("keras_lightnets.export")  # moved names (deprecation.MOVED); spelled out: `-m` runs it as __main__

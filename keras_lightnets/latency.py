@@ -83,4 +83,4 @@ def keras_latency(model: keras.Model, x: np.ndarray, runs: int = 50, warmup: int
     tensor = tf.constant(x)
     return median_seconds(lambda: forward(tensor).numpy(), runs, warmup)
 
-__getattr__ = moved_from(__name__)  # names that moved from here (keras_lightnets.deprecation.MOVED)
+__getattr__ = moved_from("keras_lightnets.latency")  # moved names (deprecation.MOVED); spelled out: `-m` runs it as __main__

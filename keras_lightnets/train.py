@@ -1016,4 +1016,4 @@ def write_plots(result: TrainResult, log_dir: str) -> str:
     """
     return plot_history(result.history, os.path.join(os.path.abspath(log_dir), "curves.png"))
 
-__getattr__ = moved_from(__name__)  # names that moved from here (keras_lightnets.deprecation.MOVED)
+__getattr__ = moved_from("keras_lightnets.train")  # moved names (deprecation.MOVED); spelled out: `-m` runs it as __main__

@@ -6,4 +6,4 @@ still works until 0.3.0, with a ``DeprecationWarning`` naming the new place
 
 from keras_lightnets.deprecation import moved_from
 
-__getattr__ = moved_from(__name__)
+__getattr__ = moved_from("keras_lightnets.models.common")

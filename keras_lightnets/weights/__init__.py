@@ -38,4 +38,4 @@ __all__ = [
     "pretrained_for",
 ]
 
-__getattr__ = moved_from(__name__)  # names that moved from here (keras_lightnets.deprecation.MOVED)
+__getattr__ = moved_from("keras_lightnets.weights")  # names that moved from here (keras_lightnets.deprecation.MOVED)
