@@ -28,12 +28,11 @@ INCLUDE = re.compile(r"<!-- include: (benchmarks/results/(\w+)\.md) -->")
 def _included(match: re.Match) -> str:
     path, name = ROOT / match.group(1), match.group(2)
     lines = path.read_text(encoding="utf-8").strip().splitlines()
-    out = []
+    out, anchored = [], False
     for line in lines:
         if line.startswith("#"):
-            line = "#" + line
-            if not out or all(not previous.startswith("#") for previous in out):
-                line += f" {{ #{name} }}"
+            line = "#" + line + ("" if anchored else f" {{ #{name} }}")
+            anchored = True
         out.append(line)
     return "\n".join(out)
 

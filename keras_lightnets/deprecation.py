@@ -71,7 +71,7 @@ def moved_from(module: str) -> Callable[[str], Any]:
     """The module ``__getattr__`` that serves ``module``'s moved names (see :data:`MOVED`).
 
     Args:
-        module: the old module's ``__name__``; a key of :data:`MOVED`.
+        module: the old module's dotted name, spelled out (a module run with ``-m`` is ``__main__``); a key of :data:`MOVED`.
 
     Examples:
         >>> import warnings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pathlib
 from typing import Any
 
 import keras
@@ -19,6 +20,12 @@ from keras_lightnets import (
 )
 
 # Every model function, and one small variant of each family (quick to build and convert).
+PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "keras_lightnets"
+#: Every module of the package by its dotted name (packages by their own name), sorted.
+PACKAGE_MODULES = sorted(
+    ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__")
+    for path in PACKAGE.rglob("*.py")
+)
 MODEL_FUNCTIONS = [MobileNetV1, MobileNetV2, MobileNetV3Large, MobileNetV3Small, MobileNetV4, ShuffleNetV1, ShuffleNetV2]
 SMALL_FAMILIES = [
     (MobileNetV1, dict(alpha=0.5)),

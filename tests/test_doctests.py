@@ -15,14 +15,10 @@ import re
 
 import pytest
 
+from tests.helpers import PACKAGE_MODULES
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-MODULES = sorted(
-    ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
-    for path in (ROOT / "keras_lightnets").rglob("*.py")
-)
-
-
-@pytest.mark.parametrize("name", MODULES)
+@pytest.mark.parametrize("name", PACKAGE_MODULES)
 def test_docstring_examples_run(name, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # examples that write files write them here
     module = importlib.import_module(name)

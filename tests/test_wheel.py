@@ -22,6 +22,8 @@ import zipfile
 import numpy as np
 import pytest
 
+from tests.helpers import PACKAGE_MODULES
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 # import name -> distribution name, where they differ
 DISTRIBUTIONS = {"PIL": "pillow", "sklearn": "scikit-learn", "ai_edge_litert": "ai-edge-litert", "yaml": "pyyaml"}
@@ -100,11 +102,7 @@ def test_the_installed_wheel_lists_predicts_and_imports_every_module(dist, tmp_p
     (inner / "outer_site_packages.pth").write_text("\n".join(outer) + "\n", encoding="utf-8")
     _run([str(python), "-m", "pip", "install", "--no-deps", "--no-index", "--force-reinstall", str(wheel)], tmp_path)
 
-    modules = sorted(
-        ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
-        for p in (ROOT / "keras_lightnets").rglob("*.py")
-        if p.name != "common.py"  # the moved-names shim warns on purpose
-    )
+    modules = [name for name in PACKAGE_MODULES if name != "keras_lightnets.models.common"]  # the shim warns on purpose
     check = (
         "import importlib, keras_lightnets\n"
         f"for name in {modules!r}: importlib.import_module(name)\n"

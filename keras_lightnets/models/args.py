@@ -444,8 +444,9 @@ def model_function(
             if name in own:
                 parameters.append(own[name].replace(kind=inspect.Parameter.POSITIONAL_OR_KEYWORD))
             else:
-                annotation, default = SHARED_PARAMETERS[renamed.get(name, name)]
-                default = defaults.get(renamed.get(name, name), default)
+                shared_name = renamed.get(name, name)
+                annotation, default = SHARED_PARAMETERS[shared_name]
+                default = defaults.get(shared_name, default)
                 parameters.append(inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default, annotation=annotation))
         signature = inspect.Signature(parameters, return_annotation="keras.Model")
 
