@@ -86,7 +86,12 @@ def with_progress(
         total: the number of images it yields (the bar's length).
 
     Examples:
-        >>> generator = with_progress(calibration_samples(images, (1, 32, 32, 3), 8), 8)  # doctest: +SKIP
+        >>> import contextlib, io
+        >>> generator = with_progress(calibration_samples(images, (1, 32, 32, 3), 8), 8)
+        >>> with contextlib.redirect_stdout(io.StringIO()) as bar:  # the bar is drawn on stdout
+        ...     samples = list(generator())
+        >>> len(samples), "8/8" in bar.getvalue()
+        (8, True)
     """
 
     def generator() -> Iterator[list[np.ndarray]]:

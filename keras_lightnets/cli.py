@@ -169,7 +169,7 @@ def _summary(model: Any, args: argparse.Namespace) -> None:
     if args.plot:
         import shutil
 
-        require_extra("plot", "--plot")
+        require_extra("plot", "--plot", modules=["pydot"])
         if shutil.which("dot") is None:
             raise ImportError("--plot needs Graphviz's dot program: apt-get install graphviz")
     model.summary(line_length=110)

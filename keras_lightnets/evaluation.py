@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from keras_lightnets.files import atomic_target
+from keras_lightnets.validation import require_extra
 
 __all__ = ["Report", "classification_report", "new_figure", "plot_confusion", "plot_history", "save_figure"]
 
@@ -26,7 +27,16 @@ class Report:
         """The per-class table and the confusion matrix as text.
 
         Examples:
-            >>> print(classification_report([0, 1], [0, 0], ["cat", "dog"]).table())  # doctest: +SKIP
+            >>> print(classification_report([0, 1], [0, 0], ["cat", "dog"]).table())
+            class    precision  recall  images
+            cat          0.500   1.000       1
+            dog            nan   0.000       1
+            accuracy    0.5000
+            <BLANKLINE>
+            confusion matrix (rows: true, columns: predicted)
+                        0    1
+            cat         1    0
+            dog         1    0
         """
         width = max(8, *(len(n) for n in self.class_names))
         lines = [f"{'class':{width}s} {'precision':>9s} {'recall':>7s} {'images':>7s}"]
@@ -73,12 +83,16 @@ def classification_report(y_true: Any, y_pred: Any, class_names: list[str]) -> R
 def new_figure(**options: Any) -> tuple[Any, Any]:
     """``(figure, axes)`` of a new Matplotlib figure drawn off-screen (the Agg backend).
 
+    Matplotlib comes with the ``plot`` extra (``pip install 'keras-lightnets[plot]'``);
+    without it an ``ImportError`` says so.
+
     Args:
         **options: ``matplotlib.pyplot.subplots`` arguments (``nrows``, ``ncols``, ``figsize``...).
 
     Examples:
-        >>> figure, axes = new_figure(figsize=(6, 5))  # doctest: +SKIP
+        >>> figure, axes = new_figure(figsize=(6, 5))
     """
+    require_extra("plot", "Plotting", modules=["matplotlib"])
     import matplotlib
 
     matplotlib.use("Agg")
@@ -95,7 +109,9 @@ def save_figure(figure: Any, path: str) -> str:
         path: the ``.png`` file to write.
 
     Examples:
-        >>> save_figure(figure, "logs/curves.png")  # doctest: +SKIP
+        >>> figure, axes = new_figure()
+        >>> save_figure(figure, "logs/empty.png")
+        'logs/empty.png'
     """
     import matplotlib.pyplot as plt
 
@@ -114,7 +130,8 @@ def plot_confusion(report: Report, path: str) -> str:
         path: the ``.png`` file to write (atomically).
 
     Examples:
-        >>> plot_confusion(report, "logs/confusion.png")  # doctest: +SKIP
+        >>> plot_confusion(classification_report([0, 1, 1], [0, 1, 0], ["cat", "dog"]), "logs/confusion.png")
+        'logs/confusion.png'
     """
     classes = len(report.class_names)
     size = min(4 + 0.4 * classes, 20)
@@ -143,7 +160,8 @@ def plot_history(history: dict[str, list[float]], path: str) -> str:
         path: the ``.png`` file to write (atomically).
 
     Examples:
-        >>> plot_history(result.history, "logs/curves.png")  # doctest: +SKIP
+        >>> plot_history(result.history, "logs/curves.png")
+        'logs/curves.png'
     """
     figure, axes = new_figure(ncols=2, figsize=(10, 4))
     second = "accuracy" if "accuracy" in history or "val_accuracy" in history else "map"

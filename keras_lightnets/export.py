@@ -18,8 +18,8 @@ Examples:
     >>> from keras_lightnets import MobileNetV3Small
     >>> from keras_lightnets.export import to_tflite
     >>> model = MobileNetV3Small(input_shape=(224, 224, 3))
-    >>> report = to_tflite(model, "v3_small.tflite", quantization="dynamic")  # doctest: +SKIP
-    >>> report.ops["HARD_SWISH"]  # doctest: +SKIP
+    >>> report = to_tflite(model, "v3_small.tflite", quantization="dynamic", overwrite=True)
+    >>> report.ops["HARD_SWISH"]
     19
 """
 
@@ -79,7 +79,8 @@ def register_tflite_writer(task: str, writer: Callable[..., Any]) -> None:
         writer: the function that writes the file.
 
     Examples:
-        >>> register_tflite_writer("detection", detector_to_tflite)  # doctest: +SKIP
+        >>> from keras_lightnets.detection.export import detector_to_tflite
+        >>> register_tflite_writer("detection", detector_to_tflite)
     """
     check_choice("task", task, ("detection", "segmentation"))
     if not callable(writer):
@@ -163,7 +164,8 @@ def to_saved_model(model: keras.Model, path: Any, *, overwrite: bool = False) ->
         The absolute path written.
 
     Examples:
-        >>> to_saved_model(model, "exported/v3_small")  # doctest: +SKIP
+        >>> to_saved_model(model, "classifier_savedmodel", overwrite=True)
+        '.../classifier_savedmodel'
     """
     if not isinstance(model, keras.Model):
         raise TypeError(f"`model` must be a keras.Model; received {type(model).__name__}.")
@@ -189,7 +191,7 @@ def converter_options(quantization: str, calibration: Any, int8_io: bool) -> dic
         int8_io: int8 input and output tensors (int8 only).
 
     Examples:
-        >>> converter_options("float32", None, False)["target_spec"]["supported_ops"]  # doctest: +SKIP
+        >>> converter_options("float32", None, False)["target_spec"]["supported_ops"]
         [<OpsSet.TFLITE_BUILTINS: 'TFLITE_BUILTINS'>]
     """
     import tensorflow as tf
@@ -282,8 +284,11 @@ def to_tflite(
         comparison).
 
     Examples:
-        >>> report = to_tflite(model, "model_int8.tflite", "int8", images)  # doctest: +SKIP
-        >>> print(report.summary())  # doctest: +SKIP
+        >>> report = to_tflite(model, "model_int8.tflite", "int8", images, overwrite=True)
+        >>> print(report.summary())
+        file:          .../model_int8.tflite
+        quantization:  int8
+        ...
     """
     quantization = check_choice("quantization", quantization, QUANTIZATIONS)
     hard_swish = check_choice("hard_swish", hard_swish, ("auto", "fused", "decomposed"))
@@ -359,7 +364,9 @@ def tflite_graph(model: keras.Model, quantization: str, hard_swish: str, absorb_
         absorb_shuffle: absorb channel shuffles (grouped convs densified first).
 
     Examples:
-        >>> graph = tflite_graph(model, "int8", "auto", True)  # doctest: +SKIP
+        >>> graph = tflite_graph(model, "int8", "auto", True)
+        >>> graph.count_params() == model.count_params()
+        True
     """
     if is_quantize_aware(model):  # built in LiteRT's int8 spellings already (keras_lightnets.quantization)
         return model
@@ -489,7 +496,8 @@ def to_onnx(
         overwrite: replace an existing file.
 
     Examples:
-        >>> to_onnx(model, "model.onnx")  # doctest: +SKIP
+        >>> to_onnx(model, "model.onnx", overwrite=True)
+        '.../model.onnx'
     """
     shape = _input_shape(model, input_size)
     require_extra("onnx", "ONNX export")

@@ -613,7 +613,8 @@ def freeze_batch_norm(model: keras.Model, frozen: bool = True) -> int:
         frozen: True to freeze, False to let the statistics update again.
 
     Examples:
-        >>> freeze_batch_norm(qat_model)  # doctest: +SKIP
+        >>> qat_model = quantize_aware(model)
+        >>> freeze_batch_norm(qat_model)
         34
     """
     if not isinstance(frozen, bool):
@@ -678,8 +679,8 @@ def observe(model: keras.Model, images: Any) -> int:
         images: an array (N, H, W, C) or an iterable of arrays or ``(images, labels)`` batches.
 
     Examples:
-        >>> observe(qat_model, images)  # doctest: +SKIP
-        64
+        >>> observe(quantize_aware(model), images)
+        8
     """
     quantizing = [layer for layer in model.layers if isinstance(layer, _Quantizing)]
     batches = [images] if isinstance(images, np.ndarray) else images

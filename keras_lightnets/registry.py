@@ -71,7 +71,9 @@ def register_model(entry: ModelEntry) -> None:
             ``task`` is one of :data:`TASKS`.
 
     Examples:
-        >>> register_model(get_entry("mobilenet_v2")._replace(name="my_net"))  # doctest: +SKIP
+        >>> register_model(get_entry("mobilenet_v2")._replace(name="my_net"))
+        >>> get_entry("my_net").builder is get_entry("mobilenet_v2").builder
+        True
     """
     if not isinstance(entry, ModelEntry):
         raise TypeError(f"`entry` must be a ModelEntry; received {type(entry).__name__}.")

@@ -157,7 +157,9 @@ def digit_photos(
         seed: random seed (>= 0); the same seed writes the same files.
 
     Examples:
-        >>> root = digit_photos(tmp / "digits", classes=(5, 6, 7, 8, 9))  # doctest: +SKIP
+        >>> root = digit_photos("digits", classes=(5, 6), counts={"train": 2, "val": 1, "test": 1})
+        >>> sorted(os.listdir(os.path.join(root, "train")))
+        ['5', '6']
     """
     from sklearn.datasets import load_digits
 
@@ -231,7 +233,9 @@ def shape_photos(
         seed: random seed (>= 0).
 
     Examples:
-        >>> root = shape_photos(tmp / "shapes", counts={"train": 100, "val": 20, "test": 20})  # doctest: +SKIP
+        >>> root = shape_photos("shapes", ("circle", "square", "triangle"), counts={"train": 2, "val": 1, "test": 1})
+        >>> sorted(os.listdir(os.path.join(root, "test")))
+        ['circle', 'square', 'triangle']
     """
     seed = check_int("seed", seed, low=0)
     unknown = [s for s in shapes if s not in SHAPES]
@@ -367,7 +371,9 @@ def detection_photos(
         seed: random seed (>= 0).
 
     Examples:
-        >>> root = detection_photos(tmp / "boxes", "yolo", counts={"train": 50, "val": 10, "test": 10})  # doctest: +SKIP
+        >>> root = detection_photos("yolo_boxes", "yolo", counts={"train": 2, "val": 1, "test": 1})
+        >>> sorted(os.listdir(root))
+        ['data.yaml', 'images', 'labels']
     """
     root, layout, seed, counts, (low_objects, high_objects), (low, high) = _check_labelled(
         root, layout, DETECTION_LAYOUTS, shapes, counts, objects, size_range, seed
@@ -428,7 +434,9 @@ def segmentation_photos(
         seed: random seed (>= 0).
 
     Examples:
-        >>> root = segmentation_photos(tmp / "masks", counts={"train": 50, "val": 10, "test": 10})  # doctest: +SKIP
+        >>> root = segmentation_photos("voc_masks", counts={"train": 2, "val": 1, "test": 1})
+        >>> sorted(os.listdir(root))
+        ['classes.txt', 'test', 'train', 'val']
     """
     root, layout, seed, counts, (low_objects, high_objects), (low, high) = _check_labelled(
         root, layout, SEGMENTATION_LAYOUTS, shapes, counts, objects, size_range, seed

@@ -53,7 +53,8 @@ class Task:
             **options: the loader's other arguments (``val_fraction``, ``flip``, ``strict``, ``progress``...).
 
         Examples:
-            >>> data = ClassificationTask().load_folder("flowers/", 224, 32, 0)  # doctest: +SKIP
+            >>> ClassificationTask().load_folder("photos/", 224, 32, 0).counts
+            {'train': 28, 'val': 4, 'test': 8}
         """
         return image_folder(path, input_size=input_size, batch_size=batch_size, seed=seed, **options)
 
@@ -66,7 +67,8 @@ class Task:
             **kwargs: model arguments (``dropout=0.2``, ``bn_momentum=...``).
 
         Examples:
-            >>> model = ClassificationTask().build("mobilenet_v3_small", data)  # doctest: +SKIP
+            >>> ClassificationTask().build("mobilenet_v3_small", data).output_shape
+            (None, 2)
         """
         raise NotImplementedError
 
@@ -90,7 +92,7 @@ class Task:
             data: the data it belongs to (class count, names).
 
         Examples:
-            >>> train = ClassificationTask().prepare(data.train, data)  # doctest: +SKIP
+            >>> train = ClassificationTask().prepare(data.train, data)
         """
         return dataset
 
@@ -152,8 +154,9 @@ class Task:
             dataset: a split after :meth:`prepare`.
 
         Examples:
-            >>> task.evaluate(model, task.prepare(data.test, data))["accuracy"]  # doctest: +SKIP
-            0.93
+            >>> task = ClassificationTask()
+            >>> 0.0 <= task.evaluate(model, task.prepare(data.test, data))["accuracy"] <= 1.0
+            True
         """
         return {key: float(value) for key, value in model.evaluate(dataset, verbose=0, return_dict=True).items()}
 
@@ -166,7 +169,8 @@ class Task:
             log_dir: a folder for plots, or None.
 
         Examples:
-            >>> print(ClassificationTask().report(result.model, data, "logs/"))  # doctest: +SKIP
+            >>> print(ClassificationTask().report(result.model, data, "logs/"))
+            class ...
         """
         raise NotImplementedError
 
@@ -178,8 +182,8 @@ class Task:
             data: the data whose test split scores it.
 
         Examples:
-            >>> ClassificationTask().score_tflite("model_int8.tflite", data)  # doctest: +SKIP
-            0.92
+            >>> 0.0 <= ClassificationTask().score_tflite("model_int8.tflite", data) <= 1.0
+            True
         """
         raise NotImplementedError
 
@@ -223,7 +227,9 @@ class ClassificationTask(Task):
             data: its data.
 
         Examples:
-            >>> truth, predicted = ClassificationTask().predictions(model, data)  # doctest: +SKIP
+            >>> truth, predicted = ClassificationTask().predictions(model, data)
+            >>> truth.shape == predicted.shape == (8,)
+            True
         """
         truth, predicted = [], []
         for images, labels in data.test:

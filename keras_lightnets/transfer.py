@@ -50,6 +50,8 @@ def fetch_imagenet(name: str) -> str:
             or a detector on such a backbone (its backbone's file).
 
     Examples:
+        Downloads the ImageNet weights (once; not run by the doctests):
+
         >>> path = fetch_imagenet("mobilenet_v3_small")  # doctest: +SKIP
     """
     name = backbone_name(name)
@@ -84,7 +86,7 @@ def check_weights_file(weights: str) -> str:
         weights: the path of a weights file.
 
     Examples:
-        >>> check_weights_file("run.keras")  # doctest: +SKIP
+        >>> check_weights_file("run.keras")
         'run.keras'
     """
     weights = check_path("weights", weights, must_exist=True)
@@ -151,8 +153,13 @@ def load_backbone(model: keras.Model, name: str, weights: str) -> keras.Model:
         weights: ``"imagenet"`` or the path of a weights file.
 
     Examples:
-        >>> model = create_model("mobilenet_v3_small", classes=5, input_shape=(160, 160, 3))  # doctest: +SKIP
-        >>> load_backbone(model, "mobilenet_v3_small", "imagenet")  # doctest: +SKIP
+        >>> fresh = create_model("mobilenet_v3_small", classes=5, input_shape=(32, 32, 3))
+        >>> load_backbone(fresh, "mobilenet_v3_small", "run.keras")
+        <LightNet name=MobileNetV3Small, built=True>
+
+        Downloads the ImageNet weights (once; not run by the doctests):
+
+        >>> load_backbone(fresh, "mobilenet_v3_small", "imagenet")  # doctest: +SKIP
     """
     source_name = backbone_name(name)
     if weights != "imagenet":

@@ -201,7 +201,12 @@ def warn_caller(message: str) -> None:
         message: the warning text.
 
     Examples:
-        >>> warn_caller("Weights for input shape (224, 224) will be loaded.")  # doctest: +SKIP
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     warn_caller("Weights for input shape (224, 224) will be loaded.")
+        >>> str(caught[0].message)
+        'Weights for input shape (224, 224) will be loaded.'
     """
     package = os.path.dirname(os.path.abspath(__file__))
     frame, level = sys._getframe(1), 2
@@ -239,7 +244,7 @@ EXTRAS: dict[str, dict[str, str]] = {
     "detection": {"pycocotools": "pycocotools", "yaml": "pyyaml"},
     "onnx": {"tf2onnx": "tf2onnx", "onnx": "onnx"},
     "torch": {"torch": "torch"},
-    "plot": {"pydot": "pydot"},
+    "plot": {"matplotlib": "matplotlib", "pydot": "pydot"},
 }
 
 

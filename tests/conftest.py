@@ -12,13 +12,14 @@ from __future__ import annotations
 import importlib.util
 import os
 import pathlib
+from typing import Any, Callable
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-TORCH_TEST_MODULES = ("test_torchvision.py", "test_timm.py", "test_detection.py")
+TORCH_TEST_MODULES = ("test_torchvision.py", "test_timm.py", "test_detection.py", "test_doctests.py")
 _HERE = pathlib.Path(__file__).parent.resolve()
 
 
@@ -53,42 +54,78 @@ def digits_data():
     return digits(input_size=32, batch_size=64)
 
 
-@pytest.fixture(scope="session")
-def trained_v3_small(digits_data):
-    """MobileNetV3-Small trained on the digits with the package's recipe (~45 s)."""
-    from keras_lightnets.train import fit
+def _trained_once(
+    tmp_path_factory: pytest.TempPathFactory, name: str, train: Callable[[pathlib.Path], Any]
+) -> tuple[Any, pathlib.Path]:
+    """``train(folder)``'s :class:`~keras_lightnets.train.TrainResult`, trained once per test session, and its folder.
 
-    return fit("mobilenet_v3_small", digits_data, epochs=12, verbose=0)
+    pytest-xdist workers share the session's base temporary folder: the first worker
+    to ask trains (under a file lock) and saves the model and the rest of the result;
+    the others wait and load them. Every caller gets the loaded model (``model.keras``
+    in the folder), so all workers test the same thing.
+    """
+    import dataclasses
+    import pickle
+
+    import keras
+    from filelock import FileLock
+
+    root = tmp_path_factory.getbasetemp()
+    folder = (root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root) / f"trained_{name}"
+    with FileLock(f"{folder}.lock"):
+        if not (folder / "result.pickle").is_file():
+            folder.mkdir(exist_ok=True)
+            result = train(folder)
+            result.model.save(folder / "model.keras")
+            (folder / "result.pickle").write_bytes(pickle.dumps(dataclasses.replace(result, model=None)))
+    result = pickle.loads((folder / "result.pickle").read_bytes())
+    return dataclasses.replace(result, model=keras.saving.load_model(folder / "model.keras", safe_mode=True)), folder
+
+
+@pytest.fixture(scope="session")
+def trained_v3_small(tmp_path_factory):
+    """MobileNetV3-Small trained on the digits with the package's recipe (~45 s alone; once per session)."""
+
+    def train(folder: pathlib.Path) -> Any:
+        from keras_lightnets.data import digits
+        from keras_lightnets.train import fit
+
+        return fit("mobilenet_v3_small", digits(input_size=32, batch_size=64), epochs=12, verbose=0)
+
+    return _trained_once(tmp_path_factory, "v3_small", train)[0]
 
 
 @pytest.fixture(scope="session")
 def source_0_4(tmp_path_factory):
-    """A MobileNetV3-Small trained on digits 0-4 only, saved as .keras, .weights.h5 and Keras 2 .h5 (~60 s).
+    """A MobileNetV3-Small trained on digits 0-4 only, saved as .keras, .weights.h5 and Keras 2 .h5 (~60 s; once).
 
     The pretrained starting point of the transfer tests (which fine-tune on 5-9).
     """
-    from keras.src.legacy.saving import legacy_h5_format
-    import h5py
 
-    from keras_lightnets.data import digits
-    from keras_lightnets.train import fit
+    def train(folder: pathlib.Path) -> Any:
+        from keras.src.legacy.saving import legacy_h5_format
+        import h5py
 
-    folder = tmp_path_factory.mktemp("source_0_4")
-    result = fit("mobilenet_v3_small", digits(classes=(0, 1, 2, 3, 4)), epochs=10, verbose=0)
-    paths = {suffix: str(folder / f"source{suffix}") for suffix in (".keras", ".weights.h5", ".h5")}
-    result.model.save(paths[".keras"])
-    result.model.save_weights(paths[".weights.h5"])
-    with h5py.File(paths[".h5"], "w") as file:
-        legacy_h5_format.save_weights_to_hdf5_group(file, result.model)
-    return result, paths
+        from keras_lightnets.data import digits
+        from keras_lightnets.train import fit
+
+        result = fit("mobilenet_v3_small", digits(classes=(0, 1, 2, 3, 4)), epochs=10, verbose=0)
+        result.model.save_weights(folder / "source.weights.h5")
+        with h5py.File(folder / "source.h5", "w") as file:
+            legacy_h5_format.save_weights_to_hdf5_group(file, result.model)
+        return result
+
+    result, folder = _trained_once(tmp_path_factory, "source_0_4", train)
+    paths = {".keras": folder / "model.keras", ".weights.h5": folder / "source.weights.h5", ".h5": folder / "source.h5"}
+    return result, {suffix: str(path) for suffix, path in paths.items()}
 
 
 # The TensorFlow session's longest modules (worker-minutes measured in CI, 2 cores), longest first.
 LONGEST_FIRST = [
     "test_train", "test_detection_train", "test_export", "test_benchmarks", "test_transfer", "test_small_data",
-    "test_segmentation_train", "test_cli", "test_notebooks", "test_mobilenet_v4", "test_models", "test_quantization",
-    "test_detection_export", "test_timm", "test_features", "test_detection", "test_rewrites", "test_shufflenet",
-    "test_wheel", "test_doctests", "test_registry",
+    "test_segmentation_train", "test_cli", "test_doctests", "test_notebooks", "test_mobilenet_v4", "test_models",
+    "test_quantization", "test_detection_export", "test_timm", "test_features", "test_detection", "test_rewrites",
+    "test_shufflenet", "test_wheel", "test_registry",
 ]
 
 

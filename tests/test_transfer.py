@@ -56,20 +56,17 @@ def test_another_architecture_or_width_is_refused_and_nothing_loaded(name, kwarg
         np.testing.assert_array_equal(now, then)
 
 
-def test_transfer_on_plain_digits_reaches_90_percent_and_is_not_worse_than_scratch(source_0_4, few_5_9):
+def test_transfer_on_plain_digits_reaches_85_percent_from_20_images_per_class(source_0_4, few_5_9):
     """Pretrained on digits 0-4, fine-tuned on 20 images per class of 5-9 (12 epochs of >= 16 steps).
 
     With one-pass epochs (24 optimizer steps) this measured 0.609 against 0.204 from scratch; with the
     step floor (192 steps) both reach 0.91-0.95 on plain digits (0.947 / 0.947 in CI, 0.907 / 0.924 in
-    another run), so the margin is no longer the evidence here: tests/test_small_data.py measures it on
-    harder, messy photos (0.710 vs 0.315).
+    another run), so training from scratch is not run here (CI time): tests/test_small_data.py measures
+    the margin over scratch on harder, messy photos (0.710 vs 0.315).
     """
     _, paths = source_0_4
     transfer = fit("mobilenet_v3_small", few_5_9, epochs=12, weights=paths[".keras"], verbose=0, seed=1)
-    scratch = fit("mobilenet_v3_small", few_5_9, epochs=12, verbose=0, seed=1)
-    print(f"transfer {transfer.test_accuracy:.3f} vs scratch {scratch.test_accuracy:.3f}")
-    assert transfer.test_accuracy >= 0.85, (transfer.test_accuracy, scratch.test_accuracy)
-    assert transfer.test_accuracy >= scratch.test_accuracy - 0.05, (transfer.test_accuracy, scratch.test_accuracy)
+    assert transfer.test_accuracy >= 0.85, transfer.test_accuracy
     assert transfer.schedule.steps_per_epoch == 16 and transfer.schedule.passes_per_epoch == 8
 
 

@@ -171,8 +171,11 @@ def _hide_modules(monkeypatch, *hidden: str) -> None:
         (("yaml",), lambda tmp: __import__("keras_lightnets.detection.data", fromlist=["x"])._yolo_names(str(tmp)), "detection", "pyyaml"),
         (("pycocotools",), lambda tmp: __import__("keras_lightnets.detection.evaluate", fromlist=["x"]).coco_evaluate([], [], ["a"]),
          "detection", "pycocotools"),
+        (("matplotlib",), lambda tmp: __import__("keras_lightnets.train", fromlist=["x"]).TrainConfig(log_dir=str(tmp)),
+         "plot", "matplotlib"),
+        (("matplotlib",), lambda tmp: __import__("keras_lightnets.evaluation", fromlist=["x"]).new_figure(), "plot", "matplotlib"),
     ],
-    ids=["onnx", "torch-checkpoint", "detection-training", "yolo-names", "coco-evaluation"],
+    ids=["onnx", "torch-checkpoint", "detection-training", "yolo-names", "coco-evaluation", "log-dir-plots", "plotting"],
 )
 def test_a_missing_optional_module_names_the_extra(monkeypatch, tmp_path, hidden, call, extra, named):
     _hide_modules(monkeypatch, *hidden)

@@ -140,7 +140,10 @@ def plan(
         ignore: checkpoint keys that may stay unused.
 
     Examples:
-        >>> plan(model, {"stem": "conv1.0"}, tensors).check("my checkpoint")  # doctest: +SKIP
+        >>> inputs = keras.Input((8, 8, 3))
+        >>> net = keras.Model(inputs, keras.layers.Conv2D(4, 3, use_bias=False, name="stem")(inputs))
+        >>> tensors = {"conv1.0.weight": np.ones((4, 3, 3, 3), "float32")}  # PyTorch's (out, in, kh, kw)
+        >>> plan(net, {"stem": "conv1.0"}, tensors).check("my checkpoint")
     """
     assignments, missing, misshapen, used = [], [], [], set()
     for layer in model.layers:
@@ -182,7 +185,11 @@ def assign(model: keras.Model, found: Plan, source: str) -> keras.Model:
         source: what the checkpoint is, for the error message.
 
     Examples:
-        >>> assign(model, plan(model, prefixes, tensors), "torchvision's mobilenet_v2")  # doctest: +SKIP
+        >>> inputs = keras.Input((8, 8, 3))
+        >>> net = keras.Model(inputs, keras.layers.Conv2D(4, 3, use_bias=False, name="stem")(inputs))
+        >>> tensors = {"conv1.0.weight": np.ones((4, 3, 3, 3), "float32")}
+        >>> tuple(assign(net, plan(net, {"stem": "conv1.0"}, tensors), "my checkpoint").get_layer("stem").kernel.shape)
+        (3, 3, 3, 4)
     """
     found.check(source)
     for layer, arrays in found.assignments:
@@ -223,8 +230,13 @@ def convert_checkpoint(
         source: what the checkpoint is, for error messages.
 
     Examples:
+        >>> import torchvision  # weights=None below: random weights, nothing downloaded
+        >>> from keras_lightnets.convert.torchvision import inverted_residual_prefixes
+        >>> sd = torchvision.models.mobilenet_v2().state_dict()
+        >>> f = lambda model: inverted_residual_prefixes({layer.name for layer in model.layers}, v2=True)
         >>> convert_checkpoint("mobilenet_v2", sd, {}, prefixes=f, bn_epsilon=1e-5, bn_momentum=0.9,
-        ...     classifier_key="classifier.1.weight", defaults={}, source="torchvision's mobilenet_v2")  # doctest: +SKIP
+        ...     classifier_key="classifier.1.weight", defaults={}, source="torchvision's mobilenet_v2").output_shape
+        (None, 1000)
     """
     fixed = sorted(set(model_kwargs) & set(_FIXED_ARGUMENTS))
     if fixed:

@@ -99,7 +99,8 @@ def register_torchvision_model(name: str, converter: Callable[..., keras.Model])
         converter: ``converter(state_dict, **model_kwargs)`` returning the exact Keras model.
 
     Examples:
-        >>> register_torchvision_model("ssdlite320_mobilenet_v3_large", ssdlite_from_torchvision)  # doctest: +SKIP
+        >>> from keras_lightnets.detection import ssdlite_from_torchvision
+        >>> register_torchvision_model("my_ssdlite", ssdlite_from_torchvision)
     """
     if not isinstance(name, str) or name in TORCHVISION_MODELS or name in _TASK_MODELS:
         raise ValueError(f"`name` must be a new str; {name!r} is registered already or not a str.")
@@ -139,9 +140,10 @@ def from_torchvision(name: str, state_dict: Any, **model_kwargs: Any) -> keras.M
             classifier's keys are left unused.
 
     Examples:
-        >>> import torchvision  # doctest: +SKIP
-        >>> tv = torchvision.models.mobilenet_v3_small(weights="DEFAULT")  # doctest: +SKIP
-        >>> model = from_torchvision("mobilenet_v3_small", tv.state_dict())  # doctest: +SKIP
+        >>> import torchvision
+        >>> tv = torchvision.models.mobilenet_v3_small()  # random weights; weights="DEFAULT" downloads ImageNet's
+        >>> from_torchvision("mobilenet_v3_small", tv.state_dict()).output_shape
+        (None, 1000)
     """
     check_choice("name", name, (*TORCHVISION_MODELS, *_TASK_MODELS))
     if name in _TASK_MODELS:

@@ -64,9 +64,11 @@ def ssdlite_from_torchvision(state_dict: Any, **kwargs: Any) -> keras.Model:
         **kwargs: :func:`~keras_lightnets.detection.SSDLite` arguments (``input_shape``, ``name``).
 
     Examples:
-        >>> import torchvision  # doctest: +SKIP
-        >>> reference = torchvision.models.detection.ssdlite320_mobilenet_v3_large(weights="DEFAULT")  # doctest: +SKIP
-        >>> model = ssdlite_from_torchvision(reference.state_dict())  # doctest: +SKIP
+        >>> import torchvision  # random weights below; weights="DEFAULT" downloads the trained ones
+        >>> reference = torchvision.models.detection.ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None)
+        >>> model = ssdlite_from_torchvision(reference.state_dict())
+        >>> model.input_shape
+        (None, 320, 320, 3)
     """
     tensors = as_numpy_dict(state_dict)
     key = "head.classification_head.module_list.0.1.weight"

@@ -34,7 +34,7 @@ def match_anchors(gt_boxes: Any, gt_valid: Any, anchors: Any, threshold: float =
         threshold: the IoU a match needs, in (0, 1].
 
     Examples:
-        >>> match_anchors([[[0., 0., 10., 10.]]], [[True]], [[0., 0., 10., 10.], [50., 50., 60., 60.]]).tolist()  # doctest: +SKIP
+        >>> ops.convert_to_numpy(match_anchors([[[0., 0., 10., 10.]]], [[True]], [[0., 0., 10., 10.], [50., 50., 60., 60.]])).tolist()
         [[0, -1]]
     """
     threshold = check_float("threshold", threshold, low=0.0, high=1.0, low_inclusive=False)
@@ -85,7 +85,12 @@ def ssd_losses(
         negatives_per_positive: hard negatives per positive (> 0).
 
     Examples:
-        >>> box_loss, class_loss = ssd_losses(boxes, labels, valid, codes, logits, anchors)  # doctest: +SKIP
+        >>> import numpy as np
+        >>> anchors = np.array([[0.0, 0.0, 10.0, 10.0], [50.0, 50.0, 60.0, 60.0]], "float32")
+        >>> box_loss, class_loss = ssd_losses(
+        ...     [[[0.0, 0.0, 10.0, 10.0]]], [[1]], [[True]], np.zeros((1, 2, 4), "float32"), np.zeros((1, 2, 3), "float32"), anchors)
+        >>> float(box_loss), round(float(class_loss), 4)
+        (0.0, 2.1972)
     """
     ratio = check_float("negatives_per_positive", negatives_per_positive, low=0.0, low_inclusive=False)
     matches = match_anchors(gt_boxes, gt_valid, anchors, threshold)
@@ -140,8 +145,8 @@ class SSDLoss(keras.losses.Loss):
         name: the loss name.
 
     Examples:
-        >>> sizes = [tuple(f["size"]) for f in model.feature_info]  # doctest: +SKIP
-        >>> loss = {p: SSDLoss(p, sizes, (320, 320)) for p in ("boxes", "class_logits")}  # doctest: +SKIP
+        >>> sizes = [tuple(f["size"]) for f in detector.feature_info]
+        >>> loss = {p: SSDLoss(p, sizes, (160, 160)) for p in ("boxes", "class_logits")}
     """
 
     def __init__(

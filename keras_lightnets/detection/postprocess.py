@@ -87,8 +87,12 @@ def postprocess(
             after it, as LiteRT's ``TFLite_Detection_PostProcess`` does.
 
     Examples:
-        >>> boxes, logits = model(images)  # doctest: +SKIP
-        >>> found = postprocess(boxes, logits, ssdlite_anchors(model), (320, 320), score_threshold=0.3)  # doctest: +SKIP
+        >>> from keras_lightnets.detection import ssdlite_anchors
+        >>> images = next(iter(detection_data.test))[0]
+        >>> boxes, logits = detector(images)
+        >>> found = postprocess(boxes, logits, ssdlite_anchors(detector), (160, 160))
+        >>> len(found) == len(images)
+        True
     """
     score_threshold = check_float("score_threshold", score_threshold, low=0.0, high=1.0, high_inclusive=False)
     iou_threshold = check_float("iou_threshold", iou_threshold, low=0.0, high=1.0)

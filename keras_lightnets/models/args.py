@@ -274,7 +274,8 @@ class ModelArgs:
             minimalistic: MobileNetV3's minimalistic variant.
 
         Examples:
-            >>> args.with_imagenet("mobilenet_v2", alpha=0.35).weights.fname  # doctest: +SKIP
+            >>> at_224 = dataclasses.replace(args, weights="imagenet", input_shape=(224, 224, 3), classes=1000)
+            >>> at_224.with_imagenet("mobilenet_v2", alpha=0.35).weights.fname
             'mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224.h5'
         """
         if self.weights != "imagenet":

@@ -22,7 +22,9 @@ def build_input(args: ModelArgs) -> tuple[Any, Any]:
         args: the checked shared arguments.
 
     Examples:
-        >>> inputs, x = build_input(args)  # doctest: +SKIP
+        >>> inputs, x = build_input(args)
+        >>> x.shape
+        (None, 32, 32, 3)
     """
     inputs = args.input_tensor
     if inputs is None:
@@ -74,7 +76,8 @@ def conv_classifier(
             (``pre_logits_bn``) before its activation (MobileNetV4).
 
     Examples:
-        >>> conv_classifier(x, args, hidden=1024, hidden_activation="hard_swish")  # doctest: +SKIP
+        >>> conv_classifier(keras.Input((1, 1, 576)), args, hidden=1024, hidden_activation="hard_swish").shape
+        (None, 2)
     """
     x = layers.GlobalAveragePooling2D(keepdims=True, name="global_pool")(x)
     if hidden is not None:
@@ -100,7 +103,8 @@ def dense_classifier(x: Any, args: ModelArgs) -> Any:
         args: the checked shared arguments (classes, dropout, activation).
 
     Examples:
-        >>> dense_classifier(x, args)  # doctest: +SKIP
+        >>> dense_classifier(keras.Input((7, 7, 1280)), args).shape
+        (None, 2)
     """
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
     if args.dropout > 0:

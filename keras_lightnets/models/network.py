@@ -88,7 +88,15 @@ def finish_model(inputs: Any, outputs: Any, args: ModelArgs, default_name: str, 
         tracker: the tracker every stride of the walk went through.
 
     Examples:
-        >>> model = finish_model(inputs, x, args, "my_net", tracker)  # doctest: +SKIP
+        >>> from keras_lightnets.models.heads import build_input, dense_classifier
+        >>> tracker = StrideTracker()
+        >>> inputs, x = build_input(args)
+        >>> for index in range(5):
+        ...     stride, rate = tracker.step(2)
+        ...     x = tracker.tap(keras.layers.Conv2D(8, 3, strides=stride, padding="same", name=f"conv_{index}")(x))
+        >>> net = finish_model(inputs, dense_classifier(x, args), args, "my_net", tracker)
+        >>> net.name, [f["reduction"] for f in net.feature_info]
+        ('my_net', [2, 4, 8, 16, 32])
     """
     name = args.name or default_name
     reached = tuple(i for i, r in enumerate(FEATURE_REDUCTIONS) if r <= args.output_stride)

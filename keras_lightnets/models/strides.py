@@ -46,7 +46,9 @@ class StrideTracker:
             stride: the layer's nominal stride (1 or 2).
 
         Examples:
-            >>> tracker.step(2)  # doctest: +SKIP
+            >>> tracker = StrideTracker(8)
+            >>> tracker.step(2), tracker.step(2), tracker.step(2), tracker.step(2)
+            ((2, 1), (2, 1), (2, 1), (1, 1))
         """
         if self.reduction >= self.output_stride:
             rate = self.rate
@@ -62,7 +64,11 @@ class StrideTracker:
             x: a feature map.
 
         Examples:
-            >>> tracker.step(2)  # doctest: +SKIP
+            >>> import keras
+            >>> tracker = StrideTracker()
+            >>> x = tracker.tap(keras.Input((32, 32, 3)))
+            >>> tracker.taps[0][0]
+            1
         """
         self.taps.append((self.reduction, x))
         return x
@@ -74,7 +80,12 @@ class StrideTracker:
             out_indices: sorted indices into the reductions (2, 4, 8, 16, 32).
 
         Examples:
-            >>> tracker.step(2)  # doctest: +SKIP
+            >>> import keras
+            >>> tracker = StrideTracker()
+            >>> stride, rate = tracker.step(2)
+            >>> x = tracker.tap(keras.layers.Conv2D(8, 3, strides=stride, padding="same", name="stem")(keras.Input((32, 32, 3))))
+            >>> [tuple(f.shape) for f in tracker.features((0,))]
+            [(None, 16, 16, 8)]
         """
         last: dict[int, Any] = {}
         for reduction, x in self.taps:
@@ -100,7 +111,12 @@ class StrideTracker:
             tensors: tensors passed to :meth:`tap`.
 
         Examples:
-            >>> tracker.step(2)  # doctest: +SKIP
+            >>> import keras
+            >>> tracker = StrideTracker()
+            >>> stride, rate = tracker.step(2)
+            >>> x = tracker.tap(keras.layers.Conv2D(8, 3, strides=stride, padding="same", name="stem")(keras.Input((32, 32, 3))))
+            >>> tracker.info([x])
+            [{'name': 'stem', 'reduction': 2, 'channels': 8, 'first': 'stem'}]
         """
         reductions = {id(x): reduction for reduction, x in self.taps}
         first: dict[int, Any] = {}

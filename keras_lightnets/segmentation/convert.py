@@ -55,9 +55,11 @@ def segmenter_from_torchvision(name: str, state_dict: Any, **kwargs: Any) -> ker
         **kwargs: other model arguments (``input_shape``, ``name``).
 
     Examples:
-        >>> import torchvision  # doctest: +SKIP
-        >>> reference = torchvision.models.segmentation.lraspp_mobilenet_v3_large(weights="DEFAULT")  # doctest: +SKIP
-        >>> model = segmenter_from_torchvision("lraspp_mobilenet_v3_large", reference.state_dict())  # doctest: +SKIP
+        >>> import torchvision  # random weights below; weights="DEFAULT" downloads the trained ones
+        >>> reference = torchvision.models.segmentation.lraspp_mobilenet_v3_large(weights=None, weights_backbone=None)
+        >>> model = segmenter_from_torchvision("lraspp_mobilenet_v3_large", reference.state_dict())
+        >>> model.output_shape
+        (None, 512, 512, 21)
     """
     if name not in _CLASSIFIER_KEYS:
         raise ValueError(f"`name` must be one of {sorted(_CLASSIFIER_KEYS)}; received {name!r}.")

@@ -59,6 +59,8 @@ def fetch(spec: WeightsFile, root: str | None = None) -> str:
         root: the cache root; default :func:`cache_dir`.
 
     Examples:
+        Downloads the ImageNet weights (once; not run by the doctests):
+
         >>> from keras_lightnets.weights import imagenet_file
         >>> path = fetch(imagenet_file("mobilenet_v3_small"))  # doctest: +SKIP
     """

@@ -37,8 +37,10 @@ def load_weights(model: keras.Model, path: str) -> keras.Model:
         path: a Keras 2 ``.h5``, a ``.weights.h5`` or a ``.keras`` file.
 
     Examples:
-        >>> model = keras_lightnets.MobileNetV2(weights=None)  # doctest: +SKIP
-        >>> load_weights(model, "mobilenet_v2.weights.h5")  # doctest: +SKIP
+        >>> import keras_lightnets
+        >>> v2 = keras_lightnets.MobileNetV2(weights=None)
+        >>> load_weights(v2, "mobilenet_v2.weights.h5")
+        <LightNet name=mobilenet_v2_1.00, built=True>
     """
     if not isinstance(model, keras.Model):
         raise TypeError(f"`model` must be a keras.Model; received {type(model).__name__}.")
@@ -76,8 +78,11 @@ def load_imagenet(model: keras.Model, spec: WeightsFile, root: str | None = None
         root: the cache root; default ``$KERAS_HOME`` or ``~/.keras``.
 
     Examples:
-        >>> model = keras_lightnets.MobileNetV3Small()  # doctest: +SKIP
-        >>> load_imagenet(model, imagenet_file("mobilenet_v3_small"))  # doctest: +SKIP
+        Downloads the ImageNet weights (once; not run by the doctests):
+
+        >>> import keras_lightnets
+        >>> v3 = keras_lightnets.MobileNetV3Small()  # doctest: +SKIP
+        >>> load_imagenet(v3, imagenet_file("mobilenet_v3_small"))  # doctest: +SKIP
     """
     path = fetch(spec, root)
     try:
@@ -95,7 +100,7 @@ def read_h5(path: str) -> list[tuple[str, list[np.ndarray]]]:
         path: the file (weights only, or a whole Keras 2 model).
 
     Examples:
-        >>> [name for name, _ in read_h5("mobilenet_v2.h5")][:2]  # doctest: +SKIP
+        >>> [name for name, _ in read_h5("mobilenet_v2.h5")][:2]
         ['Conv1', 'bn_Conv1']
     """
     try:
