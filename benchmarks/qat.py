@@ -53,19 +53,19 @@ def _accuracy(path: str, images: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(run_tflite(path, images).argmax(-1) == labels))
 
 
-def classifier_row(name: str, epochs: int, qat_epochs: int, folder: str) -> dict[str, Any]:
-    """Float, PTQ and QAT test accuracies (float and int8 IO) of one classifier on the digits."""
-    data = digits(input_size=32)
+def classifier_row(name: str, epochs: int, qat_epochs: int, folder: str, seed: int = 0) -> dict[str, Any]:
+    """Float, PTQ and QAT test accuracies (float and int8 IO) of one classifier on the digits, trained with ``seed``."""
+    data = digits(input_size=32)  # one split: the seeds vary the training only
     images, labels = data.arrays("test")
     start = time.perf_counter()
-    trained = fit(name, data, epochs=epochs, verbose=0)
+    trained = fit(name, data, epochs=epochs, verbose=0, seed=seed)
     row: dict[str, Any] = {"model": name, "task": "digits", "metric": "accuracy", "epochs": epochs,
-                           "qat_epochs": qat_epochs, "float": trained.test_accuracy}
+                           "qat_epochs": qat_epochs, "seed": seed, "float": trained.test_accuracy}
     for int8_io in (False, True):
         path = os.path.join(folder, f"{name}_ptq_{int8_io}.tflite")
         to_tflite(trained.model, path, "int8", data.calibration, num_calibration=100, int8_io=int8_io, overwrite=True)
         row["ptq_int8_io" if int8_io else "ptq"] = _accuracy(path, images, labels)
-    qat = fit(_copy(trained.model, folder), data, epochs=0, qat_epochs=qat_epochs, verbose=0)
+    qat = fit(_copy(trained.model, folder), data, epochs=0, qat_epochs=qat_epochs, verbose=0, seed=seed)
     row["qat_keras"] = qat.test_accuracy
     for int8_io in (False, True):
         path = os.path.join(folder, f"{name}_qat_{int8_io}.tflite")
@@ -101,6 +101,29 @@ def _cell(row: dict[str, Any], key: str) -> str:
     return f"{row[key]:.3f}" if key in row else "—"
 
 
+def _label(row: dict[str, Any]) -> str:
+    return f"`{row['model']}`" + (f" (seed {row['seed']})" if "seed" in row else "")
+
+
+def seed_summaries(rows: list[dict[str, Any]]) -> list[str]:
+    """One line per model and schedule measured with several seeds: QAT int8 - PTQ int8, mean and spread.
+
+    Examples:
+        >>> seed_summaries([{"model": "m", "epochs": 1, "qat_epochs": 1, "seed": s, "ptq": 0.9, "qat": q}
+        ...                 for s, q in enumerate((0.91, 0.89, 0.90))])
+        ['`m` (1 + 1 epochs), 3 seeds: QAT int8 - PTQ int8 = +0.00 points on average (standard deviation 1.00; from -1.0 to +1.0)']
+    """
+    groups: dict[tuple[str, int, int], list[float]] = {}
+    for row in rows:
+        if "seed" in row:
+            groups.setdefault((row["model"], row["epochs"], row["qat_epochs"]), []).append(100 * (row["qat"] - row["ptq"]))
+    return [
+        f"`{model}` ({epochs} + {qat_epochs} epochs), {len(gaps)} seeds: QAT int8 - PTQ int8 = {np.mean(gaps):+.2f} points "
+        f"on average (standard deviation {np.std(gaps, ddof=1):.2f}; from {min(gaps):+.1f} to {max(gaps):+.1f})"
+        for (model, epochs, qat_epochs), gaps in groups.items() if len(gaps) > 1
+    ]
+
+
 def write(output: str, results: dict[str, Any]) -> None:
     """The table of rows measured so far (QAT - PTQ in points of the metric)."""
     rows = results["rows"]
@@ -118,12 +141,16 @@ def write(output: str, results: dict[str, Any]) -> None:
         "| PTQ int8 IO | QAT int8 IO | minutes |",
         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         *(
-            f"| `{r['model']}` | {r['task']} | {r['metric']} | {r['epochs']} | {r['qat_epochs']} | {_cell(r, 'float')} | "
+            f"| {_label(r)} | {r['task']} | {r['metric']} | {r['epochs']} | {r['qat_epochs']} | {_cell(r, 'float')} | "
             f"{_cell(r, 'ptq')} | {_cell(r, 'qat_keras')} | {_cell(r, 'qat')} | {100 * (r['qat'] - r['ptq']):+.1f} | "
             f"{_cell(r, 'ptq_int8_io')} | {_cell(r, 'qat_int8_io')} | {r['seconds'] / 60:.1f} |"
             for r in rows
         ),
     ]
+    summaries = seed_summaries(rows)
+    if summaries:
+        lines += ["", "Over seeds (each seed trains the float model, calibrates and runs QAT anew):", "",
+                  *(f"- {line}" for line in summaries)]
     write_results(output, "qat", results, lines)
 
 
@@ -136,6 +163,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--detector-epochs", type=argparse_int(0, "--detector-epochs"), default=12, help="0: no detector")
     parser.add_argument("--output", default=os.path.join("benchmarks", "results"))
     parser.add_argument("--append", action="store_true", help="keep the rows of OUTPUT/qat.json (same machine only)")
+    parser.add_argument("--seeds", type=argparse_int(0, "--seeds"), default=0,
+                        help="N > 0: train each classifier with seeds 0..N-1 and summarise QAT - PTQ over them")
     args = parser.parse_args(argv)
     results: dict[str, Any] = {"machine": machine(), "settings": vars(args), "rows": []}
     if args.append:
@@ -146,9 +175,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         results["rows"] = previous["rows"]
     with tempfile.TemporaryDirectory() as folder:
         for name in args.models:
-            results["rows"].append(classifier_row(name, args.epochs, args.qat_epochs, folder))
-            print(results["rows"][-1], file=sys.stderr, flush=True)
-            write(args.output, results)
+            for seed in range(args.seeds) if args.seeds else [None]:
+                row = classifier_row(name, args.epochs, args.qat_epochs, folder, seed=seed or 0)
+                if seed is None:
+                    del row["seed"]  # the single-run rows of the table
+                results["rows"].append(row)
+                print(row, file=sys.stderr, flush=True)
+                write(args.output, results)
         if args.detector_epochs:
             results["rows"].append(detector_row(args.detector_epochs, args.qat_epochs, folder))
             print(results["rows"][-1], file=sys.stderr, flush=True)

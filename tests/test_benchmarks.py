@@ -204,3 +204,12 @@ def test_qat_table_is_written_from_the_measured_rows(tmp_path):
     assert "| `mobilenet_v3_small` | digits | accuracy | 4 | 2 | 0.900 | 0.850 | 0.890 | 0.885 | +3.5 | 0.840 | 0.880 | 1.5 |" in table
     assert "| 0.778 | 0.890 | 0.800 | +2.2 | — | — |" in table
     assert json.loads((tmp_path / "qat.json").read_text())["rows"][1]["qat"] == 0.8
+    assert "Over seeds" not in table
+    # Seeded rows: labelled by seed, and the gaps (+1, -1, +3 points) summarised: mean +1, sample deviation 2.
+    seeded = [{**row, "epochs": 12, "qat_epochs": 1, "seed": seed, "ptq": 0.9, "qat": qat}
+              for seed, qat in enumerate((0.91, 0.89, 0.93))]
+    write(str(tmp_path), {"machine": machine(), "settings": {}, "rows": [row, *seeded]})
+    table = (tmp_path / "qat.md").read_text()
+    assert "| `mobilenet_v3_small` (seed 2) | digits | accuracy | 12 | 1 |" in table
+    assert ("`mobilenet_v3_small` (12 + 1 epochs), 3 seeds: QAT int8 - PTQ int8 = +1.00 points on average "
+            "(standard deviation 2.00; from -1.0 to +3.0)") in table
