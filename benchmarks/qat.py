@@ -53,19 +53,23 @@ def _accuracy(path: str, images: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(run_tflite(path, images).argmax(-1) == labels))
 
 
-def classifier_row(name: str, epochs: int, qat_epochs: int, folder: str, seed: int = 0) -> dict[str, Any]:
-    """Float, PTQ and QAT test accuracies (float and int8 IO) of one classifier on the digits, trained with ``seed``."""
+def classifier_row(name: str, epochs: int, qat_epochs: int, folder: str, seed: int | None = None) -> dict[str, Any]:
+    """Float, PTQ and QAT test accuracies (float and int8 IO) of one classifier on the digits.
+
+    ``seed``: the training seed, recorded in the row; None trains with ``fit``'s default and records none.
+    """
     data = digits(input_size=32)  # one split: the seeds vary the training only
     images, labels = data.arrays("test")
     start = time.perf_counter()
-    trained = fit(name, data, epochs=epochs, verbose=0, seed=seed)
+    seeded = {} if seed is None else {"seed": seed}
+    trained = fit(name, data, epochs=epochs, verbose=0, **seeded)
     row: dict[str, Any] = {"model": name, "task": "digits", "metric": "accuracy", "epochs": epochs,
-                           "qat_epochs": qat_epochs, "seed": seed, "float": trained.test_accuracy}
+                           "qat_epochs": qat_epochs, **seeded, "float": trained.test_accuracy}
     for int8_io in (False, True):
         path = os.path.join(folder, f"{name}_ptq_{int8_io}.tflite")
         to_tflite(trained.model, path, "int8", data.calibration, num_calibration=100, int8_io=int8_io, overwrite=True)
         row["ptq_int8_io" if int8_io else "ptq"] = _accuracy(path, images, labels)
-    qat = fit(_copy(trained.model, folder), data, epochs=0, qat_epochs=qat_epochs, verbose=0, seed=seed)
+    qat = fit(_copy(trained.model, folder), data, epochs=0, qat_epochs=qat_epochs, verbose=0, **seeded)
     row["qat_keras"] = qat.test_accuracy
     for int8_io in (False, True):
         path = os.path.join(folder, f"{name}_qat_{int8_io}.tflite")
@@ -176,9 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as folder:
         for name in args.models:
             for seed in range(args.seeds) if args.seeds else [None]:
-                row = classifier_row(name, args.epochs, args.qat_epochs, folder, seed=seed or 0)
-                if seed is None:
-                    del row["seed"]  # the single-run rows of the table
+                row = classifier_row(name, args.epochs, args.qat_epochs, folder, seed=seed)
                 results["rows"].append(row)
                 print(row, file=sys.stderr, flush=True)
                 write(args.output, results)

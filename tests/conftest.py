@@ -83,14 +83,13 @@ def _trained_once(
 
 
 @pytest.fixture(scope="session")
-def trained_v3_small(tmp_path_factory):
+def trained_v3_small(tmp_path_factory, digits_data):
     """MobileNetV3-Small trained on the digits with the package's recipe (~45 s alone; once per session)."""
 
     def train(folder: pathlib.Path) -> Any:
-        from keras_lightnets.data import digits
         from keras_lightnets.train import fit
 
-        return fit("mobilenet_v3_small", digits(input_size=32, batch_size=64), epochs=12, verbose=0)
+        return fit("mobilenet_v3_small", digits_data, epochs=12, verbose=0)
 
     return _trained_once(tmp_path_factory, "v3_small", train)[0]
 

@@ -57,7 +57,7 @@ def examples(tmp_path_factory) -> tuple[pathlib.Path, dict[str, Any]]:
     from keras_lightnets.data import image_folder
     from keras_lightnets.detection import detection_folder
     from keras_lightnets.export import to_tflite
-    from keras_lightnets.models.args import CLASSIFIER_SIZE, ModelArgs
+    from keras_lightnets.models.args import CLASSIFIER_SIZE, SHARED_PARAMETERS, ModelArgs
     from keras_lightnets.segmentation import segmentation_folder
     from keras_lightnets.synthetic import detection_photos, segmentation_photos
     from keras_lightnets.train import fit
@@ -98,10 +98,9 @@ def examples(tmp_path_factory) -> tuple[pathlib.Path, dict[str, Any]]:
     with h5py.File(root / "mobilenet_v2.h5", "w") as file:  # keras.applications' layout, as its published files
         legacy_h5_format.save_weights_to_hdf5_group(file, keras.applications.MobileNetV2(weights=None))
     keras.utils.clear_session(free_memory=False)
+    shared = {name: default for name, (_, default) in SHARED_PARAMETERS.items()}
     args = ModelArgs.check(
-        input_shape=(32, 32, 3), include_top=True, weights=None, input_tensor=None, pooling=None, classes=2,
-        classifier_activation="softmax", include_preprocessing=True, dropout=0.0, bn_momentum=0.99, bn_epsilon=1e-3,
-        features_only=False, out_indices=None, output_stride=32, padding="same", name=None, default_size=CLASSIFIER_SIZE,
+        **{**shared, "input_shape": (32, 32, 3), "classes": 2, "include_preprocessing": True}, default_size=CLASSIFIER_SIZE
     )
     names = dict(
         args=args, model=model, result=result, data=data, images=images, detector=detector, detection_data=detection_data,
