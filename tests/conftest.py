@@ -34,6 +34,10 @@ def _collects_torch_tests(args: list[str]) -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # pytest-xdist (3.8 here) hands `--dist loadfile` modules out by test count unless told not to, which ran the
+    # longest modules (few tests each) last: keep the order of LONGEST_FIRST below.
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
     if _collects_torch_tests(list(config.args)) and importlib.util.find_spec("torchvision") is not None:
         import torchvision  # noqa: F401  (before TensorFlow; see the module docstring)
 

@@ -39,6 +39,25 @@ SMALL_FAMILIES = [
 SMALL_FAMILY_IDS = ["v1", "v2", "v3_large", "v3_small", "shufflenet_v1", "shufflenet_v2", "v4_hybrid"]
 
 
+def digits_results() -> dict[str, Any]:
+    """The committed ``python -m benchmarks.digits`` results (benchmarks/results/digits.json)."""
+    import json
+
+    return json.loads((PACKAGE.parent / "benchmarks" / "results" / "digits.json").read_text(encoding="utf-8"))
+
+
+def short_run_bound(name: str) -> float:
+    """The test accuracy ``name``'s short digits schedule must reach in CI: the committed spread's mean - 4 sd.
+
+    The bound must be well above chance (0.1): a schedule too short to tell learning from noise is refused.
+    """
+    from benchmarks.digits import spread
+
+    figures = spread(digits_results()["rows"], name, "short")
+    assert figures is not None and figures["runs"] >= 5 and figures["bound"] >= 0.3, (name, figures)
+    return figures["bound"]
+
+
 # --- An independent NumPy forward pass (single image, channels-last) --------
 
 

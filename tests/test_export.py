@@ -171,12 +171,12 @@ def test_existing_file_is_kept_and_failure_leaves_nothing(tmp_path, monkeypatch)
     with pytest.raises(FileExistsError):
         to_tflite(model, target)
 
-    def broken_export(*args, **kwargs):
-        with open(args[0], "wb") as handle:  # half-written, then the conversion fails
-            handle.write(b"partial")
+    import keras_lightnets.export as export
+
+    def broken_convert(*args, **kwargs):  # the target is open (empty) when the conversion fails
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(model, "export", broken_export)
+    monkeypatch.setattr(export, "convert_function", broken_convert)
     with pytest.raises(KeyboardInterrupt):
         to_tflite(model, target, overwrite=True)
     assert target.read_bytes() == b"old"

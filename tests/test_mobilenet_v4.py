@@ -163,17 +163,20 @@ def test_hybrid_int8_tflite_is_builtin_and_attention_exact(tmp_path, rng):
 
 
 def test_conv_small_learns_the_digits_and_its_int8_file_keeps_the_accuracy(tmp_path):
-    """The recipe of tests/test_train.py (plain 32x32 digits, dropout 0.2), batch 64, 8 epochs.
+    """The short schedule of ``benchmarks.digits`` (plain 32x32 digits, dropout 0.2, batch 64, 4 epochs).
 
-    Measured: test accuracy 0.967 (validation >= 0.955 from epoch 5; batch 32: 0.973).
+    The 90 % claim (8 epochs; measured 0.967 in session 8) lives in benchmarks/results/digits.md, with the spread
+    over 5 seeds that sizes this run's bound.
     """
+    from benchmarks.digits import FAMILIES, SHORT
     from keras_lightnets.data import digits
     from keras_lightnets.litert import run_tflite
     from keras_lightnets.train import fit
+    from tests.helpers import short_run_bound
 
-    data = digits(input_size=32, batch_size=64, augment=False)
-    result = fit("mobilenet_v4_conv_small", data, epochs=8, verbose=0, dropout=0.2)
-    assert result.test_accuracy >= 0.90, (result.test_accuracy, result.history["val_accuracy"])
+    data = digits(input_size=32, batch_size=FAMILIES["mobilenet_v4_conv_small"][1], augment=False)
+    result = fit("mobilenet_v4_conv_small", data, epochs=SHORT["mobilenet_v4_conv_small"][1], verbose=0, dropout=0.2)
+    assert result.test_accuracy >= short_run_bound("mobilenet_v4_conv_small"), result.test_accuracy
     x_test, y_test = data.arrays("test")
     int8 = to_tflite(result.model, tmp_path / "int8.tflite", quantization="int8", representative_data=data.calibration)
     accuracy = float(np.mean(run_tflite(int8.path, x_test).argmax(-1) == y_test))

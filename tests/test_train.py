@@ -11,28 +11,30 @@ import keras
 import numpy as np
 import pytest
 
+from benchmarks.digits import CLAIM, FAMILIES, SHORT
 from keras_lightnets.data import digits
 from keras_lightnets.export import run_tflite, to_tflite
 from keras_lightnets.quantization import QuantizedConv, is_quantize_aware
 from keras_lightnets.train import (
     NonFiniteLossError, Schedule, TrainConfig, fit, make_optimizer, plan_phases, resolve_schedule,
 )
+from tests.helpers import digits_results, short_run_bound
 
-# Digits at 32x32, AdamW 3e-3 cosine with a 1-epoch warm-up, label smoothing 0.1,
-# bn_momentum 0.9, plain images (no shift/zoom), dropout 0.2 before the classifier.
-# (MobileNetV3-Small, in conftest, trains with augmentation.) The ShuffleNets, whose stem
-# max-pools the 32x32 digits to 8x8 at once, learn more slowly (augmented: train accuracy
-# 0.64 after 20 epochs), hence ShuffleNetV1's 10 epochs; both at batch 64 (half the steps: CI time).
-# Measured test accuracy: MobileNetV1 8 epochs 0.971, MobileNetV2 8 epochs 0.944 (batch 32);
-# ShuffleNetV1 g3 10 epochs 0.944 (12 epochs: 0.951; 8: 0.929), ShuffleNetV2 1.5x 8 epochs 0.958
-# (14 epochs: 0.973), batch 64. Times: 35-70 s each alone on 2 cores.
-# (MobileNetV4 Conv-S: tests/test_mobilenet_v4.py, with its int8 file.)
-FAMILIES = [
-    ("mobilenet_v1", 8, 32),
-    ("mobilenet_v2", 8, 32),
-    ("shufflenet_v1_g3_x1_0", 10, 64),
-    ("shufflenet_v2_x1_5", 8, 64),
-]
+# The families' accuracy claim (90 % on the plain 32x32 digits in their full schedules, over seeds) is measured by
+# `python -m benchmarks.digits` (benchmarks/results/digits.md). CI trains each family's short schedule (a narrow
+# variant for 4 epochs: the same layers and code, a fraction of the time) and holds it to the bound sized there
+# from the spread over 5 seeds (mean - 4 sd).
+# (MobileNetV3-Small's 12 epochs: the shared fixture below; MobileNetV4 Conv-S: tests/test_mobilenet_v4.py.)
+SHORT_RUNS = [name for name in FAMILIES if name != "mobilenet_v4_conv_small"]
+
+
+def test_committed_digits_benchmark_holds_the_claim_for_every_family():
+    """Every family's full-schedule runs in benchmarks/results/digits.json reach 90 %; every short schedule is sized."""
+    rows = digits_results()["rows"]
+    for name in FAMILIES:
+        full = [row["test"] for row in rows if row["model"] == name and row["schedule"] == "full"]
+        assert full and min(full) >= CLAIM, (name, full)
+        short_run_bound(name)
 
 
 @pytest.fixture(scope="module")
@@ -41,11 +43,12 @@ def plain_digits():
     return {batch: digits(input_size=32, batch_size=batch, augment=False) for batch in (32, 64)}
 
 
-@pytest.mark.parametrize("name, epochs, batch", FAMILIES, ids=[f[0] for f in FAMILIES])
-def test_family_reaches_90_percent_on_digits(name, epochs, batch, plain_digits, tmp_path):
+@pytest.mark.parametrize("name", SHORT_RUNS)
+def test_family_learns_the_digits_in_the_short_schedule(name, plain_digits, tmp_path):
+    (variant, epochs), batch = SHORT[name], FAMILIES[name][1]
     data = plain_digits[batch]
-    result = fit(name, data, epochs=epochs, verbose=0, dropout=0.2)
-    assert result.test_accuracy >= 0.90, (name, result.test_accuracy, result.history["val_accuracy"])
+    result = fit(variant, data, epochs=epochs, verbose=0, dropout=0.2)
+    assert result.test_accuracy >= short_run_bound(name), (variant, result.test_accuracy, result.history["val_accuracy"])
     assert result.epochs_run == epochs
     if name.startswith("shufflenet_v2"):  # the int8 file with absorbed shuffles (the default) against one without
         images, labels = data.arrays("test")
@@ -55,7 +58,7 @@ def test_family_reaches_90_percent_on_digits(name, epochs, batch, plain_digits, 
             to_tflite(result.model, path, "int8", data.calibration, num_calibration=100, absorb_shuffle=absorb)
             accuracy[absorb] = float(np.mean(run_tflite(path, images).argmax(-1) == labels))
         assert abs(accuracy[True] - accuracy[False]) <= 0.005, accuracy
-        assert accuracy[True] >= 0.90, accuracy
+        assert accuracy[True] >= result.test_accuracy - 0.02, (result.test_accuracy, accuracy)
 
 
 def test_mobilenet_v3_small_reaches_90_percent(trained_v3_small):
