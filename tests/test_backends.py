@@ -34,12 +34,14 @@ pytestmark = pytest.mark.backends
 
 BACKEND = keras.backend.backend()
 
-# Every family and width class at 224, one per family at an odd size; a multi-scale backbone too.
+# Each family's other widths and forms at 224 (the narrowest and widest MobileNetV2, minimalistic V3, ShuffleNetV1
+# with 8 groups), one per family at an odd size; a multi-scale backbone too. A width changes channel counts, not
+# the ops a backend runs (widths are checked against keras.applications, torchvision and timm in the TensorFlow
+# session), so one or two per family (CI time: XLA compiles each model twice on JAX).
 # Logits are compared (a softmax of realistic-weight logits saturates and hides or magnifies errors).
 WIDTHS = [
-    "mobilenet_v1_025", "mobilenet_v1", "mobilenet_v2_035", "mobilenet_v2_140",
-    "mobilenet_v3_large", "mobilenet_v3_large_minimalistic", "mobilenet_v3_small_075", "mobilenet_v3_small_minimalistic",
-    "shufflenet_v1_g3_x0_5", "shufflenet_v1_g8_x1_0", "shufflenet_v2_x0_5", "shufflenet_v2_x2_0",
+    "mobilenet_v1_025", "mobilenet_v2_035", "mobilenet_v2_140", "mobilenet_v3_large_minimalistic",
+    "mobilenet_v3_small_075", "shufflenet_v1_g8_x1_0", "shufflenet_v2_x0_5",
 ]
 ODD = [
     "mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small", "shufflenet_v1_g3_x1_0", "shufflenet_v2_x1_0",
