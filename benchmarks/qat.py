@@ -17,7 +17,6 @@ choice is made on it. Writes ``benchmarks/results/qat.md`` and ``qat.json`` afte
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -27,7 +26,7 @@ from typing import Any, Sequence
 import keras
 import numpy as np
 
-from benchmarks.streaming import machine, machine_text, write_results
+from benchmarks.streaming import machine, machine_text, previous_rows, write_results
 from keras_lightnets.data import digits
 from keras_lightnets.detection import coco_evaluate, detection_folder
 from keras_lightnets.detection.evaluate import detect_batches, tflite_detections
@@ -172,11 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results: dict[str, Any] = {"machine": machine(), "settings": vars(args), "rows": []}
     if args.append:
-        with open(os.path.join(args.output, "qat.json"), encoding="utf-8") as handle:
-            previous = json.load(handle)
-        if machine_text(previous["machine"]) != machine_text(results["machine"]):
-            parser.error(f"--append: qat.json was measured on another machine ({machine_text(previous['machine'])})")
-        results["rows"] = previous["rows"]
+        results["rows"] = previous_rows(parser, args.output, "qat", results["machine"])
     with tempfile.TemporaryDirectory() as folder:
         for name in args.models:
             for seed in range(args.seeds) if args.seeds else [None]:

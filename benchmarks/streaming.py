@@ -159,6 +159,15 @@ def write_results(folder: str, stem: str, results: dict[str, Any], lines: list[s
     print("\n".join(lines))
 
 
+def previous_rows(parser: argparse.ArgumentParser, output: str, stem: str, this_machine: dict[str, Any]) -> list[Any]:
+    """The rows of ``output/stem.json`` for ``--append``; a parser error if they were measured on another machine."""
+    with open(os.path.join(output, f"{stem}.json"), encoding="utf-8") as handle:
+        previous = json.load(handle)
+    if machine_text(previous["machine"]) != machine_text(this_machine):
+        parser.error(f"--append: {stem}.json was measured on another machine ({machine_text(previous['machine'])})")
+    return previous["rows"]
+
+
 def machine() -> dict[str, Any]:
     """This machine for a results file: CPU model, core count, platform and vector flags."""
     return {"cpus": os.cpu_count(), "platform": platform.platform(), "cpu": _cpu_model(), "flags": cpu_flags()}

@@ -49,12 +49,12 @@ def digits_results() -> dict[str, Any]:
 def short_run_bound(name: str) -> float:
     """The test accuracy ``name``'s short digits schedule must reach in CI: the committed spread's mean - 4 sd.
 
-    The bound must be well above chance (0.1): a schedule too short to tell learning from noise is refused.
+    The bound must be well above chance (0.1; at least 0.25): a schedule too short to tell learning from noise is refused.
     """
     from benchmarks.digits import spread
 
     figures = spread(digits_results()["rows"], name, "short")
-    assert figures is not None and figures["runs"] >= 5 and figures["bound"] >= 0.3, (name, figures)
+    assert figures is not None and figures["runs"] >= 5 and figures["bound"] >= 0.25, (name, figures)
     return figures["bound"]
 
 

@@ -213,3 +213,22 @@ def test_qat_table_is_written_from_the_measured_rows(tmp_path):
     assert "| `mobilenet_v3_small` (seed 2) | digits | accuracy | 12 | 1 |" in table
     assert ("`mobilenet_v3_small` (12 + 1 epochs), 3 seeds: QAT int8 - PTQ int8 = +1.00 points on average "
             "(standard deviation 2.00; from -1.0 to +3.0)") in table
+
+
+def test_digits_table_summarises_each_family_and_schedule(tmp_path):
+    """benchmarks.digits: the spread per family and schedule, and the CI bound (mean - 4 sd), from the rows."""
+    from benchmarks.digits import write
+    from benchmarks.streaming import machine
+
+    def row(schedule, seed, test, epochs=4):
+        return {"model": "mobilenet_v2", "variant": "mobilenet_v2_035" if schedule == "short" else "mobilenet_v2",
+                "schedule": schedule, "epochs": epochs, "batch": 32, "seed": seed, "test": test, "val": test, "seconds": 30.0}
+
+    rows = [row("short", seed, test) for seed, test in enumerate((0.5, 0.6, 0.7))] + [row("full", 0, 0.95, 8)]
+    rows.append(row("short", 3, 0.1, epochs=2))  # another schedule than today's: listed, not counted
+    write(str(tmp_path), {"machine": machine(), "settings": {}, "rows": rows})
+    table = (tmp_path / "digits.md").read_text()
+    assert "| `mobilenet_v2` | `mobilenet_v2_035` | short | 4 | 32 | 2 | 0.700 | 0.700 | 30 |" in table
+    assert "| `mobilenet_v2` | short | 3 | 0.600 | 0.100 | 0.500 | 0.700 | 0.200 |" in table  # sd 0.1: 0.6 - 0.4
+    assert not any(line.startswith("| `mobilenet_v2` | full |") for line in table.splitlines())  # one run: no spread
+    assert json.loads((tmp_path / "digits.json").read_text())["rows"][3]["test"] == 0.95

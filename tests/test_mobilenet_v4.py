@@ -163,7 +163,7 @@ def test_hybrid_int8_tflite_is_builtin_and_attention_exact(tmp_path, rng):
 
 
 def test_conv_small_learns_the_digits_and_its_int8_file_keeps_the_accuracy(tmp_path):
-    """The short schedule of ``benchmarks.digits`` (plain 32x32 digits, dropout 0.2, batch 64, 4 epochs).
+    """The short schedule of ``benchmarks.digits`` (plain 32x32 digits, dropout 0.2, batch 64, 6 epochs).
 
     The 90 % claim (8 epochs; measured 0.967 in session 8) lives in benchmarks/results/digits.md, with the spread
     over 5 seeds that sizes this run's bound.

@@ -22,7 +22,7 @@ from tests.helpers import digits_results, short_run_bound
 
 # The families' accuracy claim (90 % on the plain 32x32 digits in their full schedules, over seeds) is measured by
 # `python -m benchmarks.digits` (benchmarks/results/digits.md). CI trains each family's short schedule (a narrow
-# variant for 4 epochs: the same layers and code, a fraction of the time) and holds it to the bound sized there
+# variant for 4-6 epochs: the same layers and code, a fraction of the time) and holds it to the bound sized there
 # from the spread over 5 seeds (mean - 4 sd).
 # (MobileNetV3-Small's 12 epochs: the shared fixture below; MobileNetV4 Conv-S: tests/test_mobilenet_v4.py.)
 SHORT_RUNS = [name for name in FAMILIES if name != "mobilenet_v4_conv_small"]
