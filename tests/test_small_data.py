@@ -10,6 +10,7 @@ sources) and held here on the committed figures. In CI the short run that can st
 ``test_derived_fine_tuning_schedule_gives_each_phase_its_steps`` (tests/test_train.py).
 Measured here before the move (CI, 20 photos per class, 20-epoch source): fine-tuned 0.650 against
 0.275 from scratch; with a 30-epoch source 0.710 (int8 file 0.705) against 0.315.
+Worker-seconds: under 1 (it reads a file).
 """
 
 from __future__ import annotations

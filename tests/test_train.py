@@ -23,7 +23,7 @@ from tests.helpers import digits_results, short_run_bound
 # The families' accuracy claim (90 % on the plain 32x32 digits in their full schedules, over seeds) is measured by
 # `python -m benchmarks.digits` (benchmarks/results/digits.md). CI trains each family's short schedule (a narrow
 # variant for 4-6 epochs: the same layers and code, a fraction of the time) and holds it to the bound sized there
-# from the spread over 5 seeds (mean - 4 sd).
+# from the spread over 5 seeds (mean - 4 sd). Worker-seconds: 260 for the four (measured in CI, 2 cores).
 # (MobileNetV3-Small's 12 epochs: the shared fixture below; MobileNetV4 Conv-S: tests/test_mobilenet_v4.py.)
 SHORT_RUNS = [name for name in FAMILIES if name != "mobilenet_v4_conv_small"]
 
@@ -51,14 +51,18 @@ def test_family_learns_the_digits_in_the_short_schedule(name, plain_digits, tmp_
     assert result.test_accuracy >= short_run_bound(name), (variant, result.test_accuracy, result.history["val_accuracy"])
     assert result.epochs_run == epochs
     if name.startswith("shufflenet_v2"):  # the int8 file with absorbed shuffles (the default) against one without
+        # On this half-trained model (~0.5) int8 rounding flips near-tied images, so the bounds come from 5 runs
+        # (seeds 0-3 and one CI run): accuracy apart by 0.003-0.022, the files' top-1 agreeing on 0.867-0.936,
+        # the absorbed file -0.017..+0.017 from Keras. A wrong shuffle permutation agrees at about chance.
         images, labels = data.arrays("test")
-        accuracy = {}
+        top1 = {}
         for absorb in (True, False):
             path = tmp_path / f"absorb_{absorb}.tflite"
             to_tflite(result.model, path, "int8", data.calibration, num_calibration=100, absorb_shuffle=absorb)
-            accuracy[absorb] = float(np.mean(run_tflite(path, images).argmax(-1) == labels))
-        assert abs(accuracy[True] - accuracy[False]) <= 0.005, accuracy
-        assert accuracy[True] >= result.test_accuracy - 0.02, (result.test_accuracy, accuracy)
+            top1[absorb] = run_tflite(path, images).argmax(-1)
+        accuracy = {absorb: float(np.mean(top1[absorb] == labels)) for absorb in top1}
+        assert abs(accuracy[True] - accuracy[False]) <= 0.04 and np.mean(top1[True] == top1[False]) >= 0.75, accuracy
+        assert accuracy[True] >= result.test_accuracy - 0.05, (result.test_accuracy, accuracy)
 
 
 def test_mobilenet_v3_small_reaches_90_percent(trained_v3_small):
