@@ -49,10 +49,21 @@ SHORT = {
 CLAIM = 0.90
 
 
+def variant_and_epochs(name: str, schedule: str) -> tuple[str, int]:
+    """The model ``name``'s ``schedule`` (``"full"`` or ``"short"``) trains, and for how many epochs."""
+    return (name, FAMILIES[name][0]) if schedule == "full" else SHORT[name]
+
+
+def accuracies(rows: list[dict[str, Any]], name: str, schedule: str) -> list[float]:
+    """Test accuracies of ``name``'s runs of ``schedule`` as it is now (:data:`FAMILIES`, :data:`SHORT`)."""
+    today = (name, schedule, *variant_and_epochs(name, schedule))
+    return [row["test"] for row in rows if (row["model"], row["schedule"], row["variant"], row["epochs"]) == today]
+
+
 def run(name: str, schedule: str, seed: int) -> dict[str, Any]:
     """One training run of ``name`` in ``schedule`` (``"full"`` or ``"short"``) with training seed ``seed``."""
-    epochs, batch = FAMILIES[name]
-    variant, epochs = (name, epochs) if schedule == "full" else SHORT[name]
+    variant, epochs = variant_and_epochs(name, schedule)
+    batch = FAMILIES[name][1]
     start = time.perf_counter()
     result = fit(variant, digits(input_size=32, batch_size=batch, augment=False), epochs=epochs, dropout=0.2, seed=seed,
                  verbose=0)
@@ -73,9 +84,7 @@ def spread(rows: list[dict[str, Any]], name: str, schedule: str) -> dict[str, fl
         >>> {k: round(v, 3) for k, v in spread(rows, "mobilenet_v2", "short").items()}
         {'runs': 3, 'mean': 0.6, 'sd': 0.1, 'min': 0.5, 'max': 0.7, 'bound': 0.2}
     """
-    variant, epochs = (name, FAMILIES[name][0]) if schedule == "full" else SHORT[name]
-    figures = [row["test"] for row in rows if (row["model"], row["schedule"], row["variant"], row["epochs"])
-               == (name, schedule, variant, epochs)]  # runs of today's schedule only
+    figures = accuracies(rows, name, schedule)
     if len(figures) < 2:
         return None
     mean, sd = float(np.mean(figures)), float(np.std(figures, ddof=1))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import pathlib
 from typing import Any
@@ -39,8 +40,9 @@ SMALL_FAMILIES = [
 SMALL_FAMILY_IDS = ["v1", "v2", "v3_large", "v3_small", "shufflenet_v1", "shufflenet_v2", "v4_hybrid"]
 
 
+@functools.lru_cache(maxsize=1)
 def digits_results() -> dict[str, Any]:
-    """The committed ``python -m benchmarks.digits`` results (benchmarks/results/digits.json)."""
+    """The committed ``python -m benchmarks.digits`` results (benchmarks/results/digits.json), read once."""
     import json
 
     return json.loads((PACKAGE.parent / "benchmarks" / "results" / "digits.json").read_text(encoding="utf-8"))

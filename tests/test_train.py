@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import pytest
 
-from benchmarks.digits import CLAIM, FAMILIES, SHORT
+from benchmarks.digits import CLAIM, FAMILIES, SHORT, accuracies
 from keras_lightnets.data import digits
 from keras_lightnets.export import run_tflite, to_tflite
 from keras_lightnets.quantization import QuantizedConv, is_quantize_aware
@@ -32,7 +32,7 @@ def test_committed_digits_benchmark_holds_the_claim_for_every_family():
     """Every family's full-schedule runs in benchmarks/results/digits.json reach 90 %; every short schedule is sized."""
     rows = digits_results()["rows"]
     for name in FAMILIES:
-        full = [row["test"] for row in rows if row["model"] == name and row["schedule"] == "full"]
+        full = accuracies(rows, name, "full")
         assert full and min(full) >= CLAIM, (name, full)
         short_run_bound(name)
 
